@@ -1,0 +1,204 @@
+#include "ppx/engines/weighted_traces.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+
+namespace ppx::engines {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+double max_finite_or(const std::vector<double>& v, double fallback) {
+  double m = -std::numeric_limits<double>::infinity();
+  for (double x : v) m = std::max(m, x);
+  return std::isfinite(m) ? m : fallback;
+}
+
+double log_sum_exp(const std::vector<double>& v, double scale = 1.0) {
+  if (v.empty()) return -std::numeric_limits<double>::infinity();
+  const double m = scale * max_finite_or(v, 0.0);
+  double s = 0.0;
+  for (double x : v) s += std::exp(scale * x - m);
+  return m + std::log(s);
+}
+
+bool is_discrete_kind(const TraceEntry& entry) {
+  return entry.distribution && entry.distribution->is_discrete();
+}
+
+}  // namespace
+
+void WeightedTraces::add(Trace trace, std::uint32_t chain, std::uint64_t draw) {
+  if (std::isnan(trace.log_weight) || trace.log_weight == std::numeric_limits<double>::infinity()) {
+    ++dropped_;
+    return;
+  }
+  const std::size_t row = log_weights_.size();
+  log_weights_.push_back(trace.log_weight);
+  chains_.push_back(chain);
+  draws_.push_back(draw);
+  lengths_.push_back(trace.samples);
+  for (auto& column : columns_) column.push_back(kNaN);
+  for (const TraceEntry& entry : trace.entries) {
+    if (entry.name.empty() || entry.value.numel() != 1 || entry.kind == SiteKind::Observe) continue;
+    columns_[column_index(entry.name, is_discrete_kind(entry))][row] = entry.value[0];
+  }
+  if (trace.result.numel() == 1) columns_[column_index("result", false)][row] = trace.result[0];
+  if (keep_traces_) traces_.push_back(std::move(trace));
+}
+
+std::size_t WeightedTraces::column_index(const std::string& name, bool discrete) {
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] == name) return i;
+  }
+  names_.push_back(name);
+  discrete_.push_back(discrete);
+  columns_.emplace_back(log_weights_.size(), kNaN);
+  return names_.size() - 1;
+}
+
+const std::vector<double>* WeightedTraces::column(std::string_view name) const {
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] == name) return &columns_[i];
+  }
+  return nullptr;
+}
+
+bool WeightedTraces::is_discrete(std::string_view name) const {
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] == name) return discrete_[i];
+  }
+  return false;
+}
+
+TraceLengthStats WeightedTraces::trace_lengths() const {
+  if (lengths_.empty()) return {};
+  const auto [lo, hi] = std::minmax_element(lengths_.begin(), lengths_.end());
+  const double sum = std::accumulate(lengths_.begin(), lengths_.end(), 0.0);
+  return {*lo, *hi, sum / static_cast<double>(lengths_.size())};
+}
+
+std::vector<double> WeightedTraces::normalized_weights() const {
+  std::vector<double> w(log_weights_.size(), 0.0);
+  const double total = log_sum_exp(log_weights_);
+  if (!std::isfinite(total)) return w;
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::exp(log_weights_[i] - total);
+  return w;
+}
+
+double WeightedTraces::ess() const {
+  // Kish: (sum w)^2 / sum w^2, in log space so huge or tiny weights neither overflow nor vanish.
+  const double log_sum = log_sum_exp(log_weights_);
+  if (!std::isfinite(log_sum)) return 0.0;
+  return std::exp(2.0 * log_sum - log_sum_exp(log_weights_, 2.0));
+}
+
+double WeightedTraces::log_evidence() const {
+  const std::size_t n = log_weights_.size() + dropped_;
+  if (n == 0) return -std::numeric_limits<double>::infinity();
+  return log_sum_exp(log_weights_) - std::log(static_cast<double>(n));
+}
+
+double WeightedTraces::log_evidence_stderr() const {
+  // Z = mean(w); se(Z) = sd(w)/sqrt(n); se(log Z) = se(Z)/Z (delta method), with w scaled by max.
+  const std::size_t n = log_weights_.size();
+  if (n < 2) return std::numeric_limits<double>::infinity();
+  const double m = max_finite_or(log_weights_, 0.0);
+  double sum = 0.0, sum_sq = 0.0;
+  for (double lw : log_weights_) {
+    const double w = std::exp(lw - m);
+    sum += w;
+    sum_sq += w * w;
+  }
+  if (sum <= 0.0) return std::numeric_limits<double>::infinity();
+  const double mean = sum / static_cast<double>(n);
+  const double var = std::max(0.0, (sum_sq / static_cast<double>(n) - mean * mean)) * static_cast<double>(n) /
+                     static_cast<double>(n - 1);
+  return std::sqrt(var / static_cast<double>(n)) / mean;
+}
+
+double weighted_quantile(const std::vector<double>& values, const std::vector<double>& weights, double q) {
+  std::vector<std::pair<double, double>> pairs;
+  pairs.reserve(values.size());
+  double total = 0.0;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (std::isnan(values[i]) || weights[i] <= 0.0) continue;
+    pairs.emplace_back(values[i], weights[i]);
+    total += weights[i];
+  }
+  if (pairs.empty() || total <= 0.0) return kNaN;
+  std::sort(pairs.begin(), pairs.end());
+  // Smallest value whose cumulative weight reaches q (inverse of the weighted empirical CDF).
+  const double target = q * total;
+  double cumulative = 0.0;
+  for (const auto& [value, weight] : pairs) {
+    cumulative += weight;
+    if (cumulative >= target) return value;
+  }
+  return pairs.back().first;
+}
+
+VariableSummary WeightedTraces::summarize(std::string_view name, std::size_t top_categories) const {
+  VariableSummary s;
+  s.name = std::string(name);
+  const std::vector<double>* values = column(name);
+  if (values == nullptr) return s;
+  s.discrete = is_discrete(name);
+  const std::vector<double> weights = normalized_weights();
+  double mass = 0.0, mean = 0.0;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    if (std::isnan((*values)[i])) continue;
+    mass += weights[i];
+    mean += weights[i] * (*values)[i];
+  }
+  s.present = mass;
+  if (mass <= 0.0) {
+    s.mean = s.sd = s.q05 = s.q50 = s.q95 = kNaN;
+    return s;
+  }
+  mean /= mass;
+  double var = 0.0;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    if (std::isnan((*values)[i])) continue;
+    const double d = (*values)[i] - mean;
+    var += weights[i] * d * d;
+  }
+  s.mean = mean;
+  s.sd = std::sqrt(var / mass);
+  s.q05 = weighted_quantile(*values, weights, 0.05);
+  s.q50 = weighted_quantile(*values, weights, 0.50);
+  s.q95 = weighted_quantile(*values, weights, 0.95);
+  if (s.discrete) {
+    std::map<double, double> table;
+    for (std::size_t i = 0; i < weights.size(); ++i) {
+      if (!std::isnan((*values)[i])) table[(*values)[i]] += weights[i] / mass;
+    }
+    for (const auto& [value, p] : table) s.categories.push_back({value, p});
+    std::stable_sort(s.categories.begin(), s.categories.end(),
+                     [](const Category& a, const Category& b) { return a.probability > b.probability; });
+    if (s.categories.size() > top_categories) s.categories.resize(top_categories);
+  }
+  return s;
+}
+
+std::vector<std::size_t> WeightedTraces::resample(std::size_t n, Rng& rng) const {
+  std::vector<std::size_t> out;
+  const std::vector<double> weights = normalized_weights();
+  if (n == 0 || weights.empty()) return out;
+  out.reserve(n);
+  const double step = 1.0 / static_cast<double>(n);
+  double u = std::uniform_real_distribution<double>(0.0, step)(rng);
+  double cumulative = weights[0];
+  std::size_t i = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    while (u > cumulative && i + 1 < weights.size()) cumulative += weights[++i];
+    out.push_back(i);
+    u += step;
+  }
+  return out;
+}
+
+}  // namespace ppx::engines

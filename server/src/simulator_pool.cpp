@@ -1,0 +1,186 @@
+#include "ppx/server/simulator_pool.h"
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <type_traits>
+#include <unistd.h>
+
+#include "ppx/server/process.h"
+
+namespace ppx::server {
+
+namespace fs = std::filesystem;
+using engines::SimulatorFailure;
+
+void PoolOptions::validate() const {
+  remote.validate();
+  if (command.empty() == connect.empty()) {
+    throw std::invalid_argument("give either a simulator command or endpoints to connect to");
+  }
+  if (!command.empty()) {
+    if (command.find("{endpoint}") == std::string::npos) {
+      throw std::invalid_argument("the simulator command must contain {endpoint}: '" + command + "'");
+    }
+    if (workers == 0) throw std::invalid_argument("workers must be at least 1");
+  }
+}
+
+namespace {
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+// One pool slot: a remote simulator plus, when spawned, the process behind it.
+class Slot final : public engines::Simulator {
+ public:
+  Slot(std::size_t index, std::string endpoint, const PoolOptions& options, ProcessLauncher* launcher,
+       std::atomic<std::uint64_t>& restarts)
+      : index_(index), endpoint_(std::move(endpoint)), options_(options), launcher_(launcher), restarts_(restarts) {}
+
+  std::string model_name() override { return guarded([&](RemoteSimulator& r) { return r.model_name(); }); }
+  Tensor run(Handler& handler) override { return guarded([&](RemoteSimulator& r) { return r.run(handler); }); }
+  bool supports_unsteered() override {
+    return guarded([&](RemoteSimulator& r) { return r.supports_unsteered(); });
+  }
+  std::vector<TraceRecord> run_unsteered(const engines::UnsteeredRequest& request) override {
+    return guarded([&](RemoteSimulator& r) { return r.run_unsteered(request); });
+  }
+
+  int pid() {
+    std::lock_guard lock(mutex_);
+    return process_ && process_->alive() ? process_->pid() : 0;
+  }
+  void stop() {
+    std::lock_guard lock(mutex_);
+    remote_.reset();
+    if (process_) process_->terminate();
+    process_.reset();
+    remove_socket_file();
+  }
+
+ private:
+  // Runs `call` on a ready simulator; on failure the process is killed so the next call restarts it.
+  template <typename F>
+  auto guarded(F&& call) -> std::invoke_result_t<F&, RemoteSimulator&> {
+    std::lock_guard lock(mutex_);
+    try {
+      return call(ensure_ready());
+    } catch (const SimulatorFailure& e) {
+      if (process_) {
+        log("simulator " + std::to_string(index_) + " (pid " + std::to_string(process_->pid()) +
+            ") failed, killing it: " + e.what());
+        process_->kill();
+        process_.reset();
+        remote_.reset();
+      }
+      throw;
+    }
+  }
+
+  RemoteSimulator& ensure_ready() {
+    if (launcher_ != nullptr && (!process_ || !process_->alive())) {
+      if (process_) log("simulator " + std::to_string(index_) + " (pid " + std::to_string(process_->pid()) + ") exited");
+      remote_.reset();
+      remove_socket_file();
+      const bool restart = generation_++ > 0;
+      process_ = launcher_->spawn(replace_all(options_.command, "{endpoint}", endpoint_));
+      if (restart) ++restarts_;
+      log(std::string(restart ? "restarted" : "started") + " simulator " + std::to_string(index_) + " (pid " +
+          std::to_string(process_->pid()) + ") on " + endpoint_);
+    }
+    if (!remote_) {
+      RemoteOptions remote = options_.remote;
+      if (process_) remote.peer_alive = [p = process_.get()] { return p->alive(); };
+      remote_ = std::make_unique<RemoteSimulator>(endpoint_, remote);
+    }
+    return *remote_;
+  }
+
+  // Only for endpoints we created: a connected simulator's socket file is not ours.
+  void remove_socket_file() {
+    if (launcher_ != nullptr && endpoint_.rfind("ipc://", 0) == 0) {
+      std::error_code ignored;
+      fs::remove(endpoint_.substr(6), ignored);
+    }
+  }
+
+  void log(const std::string& line) {
+    if (options_.log) options_.log(line);
+  }
+
+  std::size_t index_;
+  std::string endpoint_;
+  const PoolOptions& options_;
+  ProcessLauncher* launcher_;
+  std::atomic<std::uint64_t>& restarts_;
+  std::mutex mutex_;
+  std::unique_ptr<Process> process_;
+  std::unique_ptr<RemoteSimulator> remote_;
+  std::uint64_t generation_ = 0;
+};
+
+}  // namespace
+
+struct SimulatorPool::Impl {
+  PoolOptions options;
+  std::unique_ptr<ProcessLauncher> launcher;
+  fs::path socket_dir;
+  std::atomic<std::uint64_t> restarts{0};
+  std::vector<std::unique_ptr<Slot>> slots;
+};
+
+SimulatorPool::SimulatorPool(PoolOptions options) : impl_(std::make_unique<Impl>()) {
+  options.validate();
+  impl_->options = std::move(options);
+  const PoolOptions& o = impl_->options;
+  if (!o.command.empty()) {
+    impl_->launcher = std::make_unique<ProcessLauncher>();
+    std::random_device entropy;
+    impl_->socket_dir = fs::temp_directory_path() /
+                        ("ppxd-" + std::to_string(::getpid()) + "-" + std::to_string(entropy() % 1000000));
+    fs::create_directories(impl_->socket_dir);
+    for (std::size_t i = 0; i < o.workers; ++i) {
+      const std::string endpoint = "ipc://" + (impl_->socket_dir / ("sim-" + std::to_string(i))).string();
+      impl_->slots.push_back(std::make_unique<Slot>(i, endpoint, impl_->options, impl_->launcher.get(), impl_->restarts));
+    }
+  } else {
+    for (std::size_t i = 0; i < o.connect.size(); ++i) {
+      impl_->slots.push_back(std::make_unique<Slot>(i, o.connect[i], impl_->options, nullptr, impl_->restarts));
+    }
+  }
+}
+
+SimulatorPool::~SimulatorPool() {
+  for (auto& slot : impl_->slots) slot->stop();
+  if (!impl_->socket_dir.empty()) {
+    std::error_code ignored;
+    fs::remove_all(impl_->socket_dir, ignored);
+  }
+}
+
+std::size_t SimulatorPool::size() const { return impl_->slots.size(); }
+
+std::vector<engines::Simulator*> SimulatorPool::simulators() {
+  std::vector<engines::Simulator*> out;
+  for (auto& slot : impl_->slots) out.push_back(slot.get());
+  return out;
+}
+
+std::uint64_t SimulatorPool::restarts() const { return impl_->restarts.load(); }
+
+std::vector<int> SimulatorPool::pids() const {
+  std::vector<int> out;
+  for (auto& slot : impl_->slots) {
+    if (int pid = slot->pid(); pid != 0) out.push_back(pid);
+  }
+  return out;
+}
+
+}  // namespace ppx::server
