@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <stdexcept>
 #include <type_traits>
 
 #include "wire.h"
@@ -44,7 +45,8 @@ static_assert(fb::Beta::VT_CONCENTRATION1 == param_voffset(0) &&
 static_assert(fb::Exponential::VT_RATE == param_voffset(0));
 static_assert(fb::Gamma::VT_CONCENTRATION == param_voffset(0) &&
               fb::Gamma::VT_RATE == param_voffset(1));
-static_assert(fb::LogNormal::VT_LOC == param_voffset(0) && fb::LogNormal::VT_SCALE == param_voffset(1));
+static_assert(fb::LogNormal::VT_LOC == param_voffset(0) &&
+              fb::LogNormal::VT_SCALE == param_voffset(1));
 static_assert(fb::Binomial::VT_TOTAL_COUNT == param_voffset(0) &&
               fb::Binomial::VT_PROBS == param_voffset(1));
 static_assert(fb::Weibull::VT_SCALE == param_voffset(0) &&
@@ -150,12 +152,15 @@ std::optional<Distribution> read_distribution(fb::Distribution type, const void*
 Message read_body(const fb::Message& message) {
   const fb::MessageBody type = message.body_type();
   const auto tag = static_cast<int>(type);
-  if (type == fb::MessageBody::NONE) fail(DecodeErrorCode::UnknownKind, "message has no body (NONE)");
+  if (type == fb::MessageBody::NONE) {
+    fail(DecodeErrorCode::UnknownKind, "message has no body (NONE)");
+  }
   if (tag > static_cast<int>(fb::MessageBody::MAX)) {
     fail(DecodeErrorCode::UnknownKind, "unknown message body type " + std::to_string(tag));
   }
   if (message.body() == nullptr) {
-    fail(DecodeErrorCode::MissingField, "message body type " + std::to_string(tag) + " without a body");
+    fail(DecodeErrorCode::MissingField,
+         "message body type " + std::to_string(tag) + " without a body");
   }
   switch (type) {
     case fb::MessageBody::Handshake: {
@@ -223,7 +228,8 @@ Message read_body(const fb::Message& message) {
       if (const auto* fixed = b->fixed()) {
         m.fixed.reserve(fixed->size());
         for (const auto* nt : *fixed) {
-          m.fixed.emplace_back(read_string(nt->name()), read_tensor(nt->value(), "RunTraces.fixed"));
+          m.fixed.emplace_back(read_string(nt->name()),
+                               read_tensor(nt->value(), "RunTraces.fixed"));
         }
       }
       return m;
@@ -283,8 +289,13 @@ flatbuffers::Offset<fb::Tensor> write_tensor(Builder& fbb, const Tensor& t) {
 
 flatbuffers::Offset<void> write_distribution(Builder& fbb, const Distribution& d) {
   const auto& params = d.parameters();
+  if (static_cast<int>(d.kind()) > static_cast<int>(fb::Distribution::MAX) ||
+      params.size() > kMaxParameters) {
+    throw std::invalid_argument("PPX encode: distribution " + std::string(d.name()) +
+                                " has no wire form");
+  }
   std::array<flatbuffers::Offset<fb::Tensor>, kMaxParameters> offsets{};
-  const std::size_t n = params.size() < kMaxParameters ? params.size() : kMaxParameters;
+  const std::size_t n = params.size();
   for (std::size_t i = 0; i < n; ++i) offsets[i] = write_tensor(fbb, params[i]);
   // Same field order as the generated Create<Distribution>(): last field first.
   const auto start = fbb.StartTable();
@@ -292,7 +303,9 @@ flatbuffers::Offset<void> write_distribution(Builder& fbb, const Distribution& d
   return flatbuffers::Offset<void>(fbb.EndTable(start));
 }
 
-fb::Distribution wire_type(const Distribution& d) { return static_cast<fb::Distribution>(d.kind()); }
+fb::Distribution wire_type(const Distribution& d) {
+  return static_cast<fb::Distribution>(d.kind());
+}
 
 flatbuffers::Offset<flatbuffers::String> write_string(Builder& fbb, const std::string& s) {
   return fbb.CreateString(s.data(), s.size());
@@ -318,7 +331,9 @@ flatbuffers::Offset<void> write_body(Builder& fbb, const HandshakeResult& m) {
   const auto caps = write_strings(fbb, m.capabilities);
   return fb::CreateHandshakeResult(fbb, system_name, model_name, m.protocol_version, caps).Union();
 }
-flatbuffers::Offset<void> write_body(Builder& fbb, const Run&) { return fb::CreateRun(fbb).Union(); }
+flatbuffers::Offset<void> write_body(Builder& fbb, const Run&) {
+  return fb::CreateRun(fbb).Union();
+}
 flatbuffers::Offset<void> write_body(Builder& fbb, const RunResult& m) {
   return fb::CreateRunResult(fbb, write_tensor(fbb, m.result)).Union();
 }

@@ -2,9 +2,9 @@
 """Prints the reference log densities of tests/core/test_distribution.cpp (kLogProbCases).
 
 Closed-form log densities, evaluated with python3's math module (no scipy). TruncatedNormal's
-normaliser Phi(beta) - Phi(alpha) is evaluated in 60-digit decimal arithmetic (erfc by its Taylor
-series below 3, by its continued fraction above), so the far-tail rows are exact to double
-precision and independent of the C++ implementation's tail formulas.
+log density is evaluated in 60-digit decimal arithmetic (erfc by its Taylor series below 3, by
+its continued fraction above), so the far-tail rows are exact to double precision and
+independent of the C++ implementation's tail formulas.
 
 Run: python3 tests/core/make_log_prob_table.py   (paste the rows into the test)
 """
@@ -102,7 +102,9 @@ def truncated_normal(m, s, lo, hi, x):
         mass = d_upper_tail(-beta_) - d_upper_tail(-alpha)
     else:
         mass = d_upper_tail(alpha) - d_upper_tail(beta_)
-    return -0.5 * ((x - m) / s) ** 2 - LOG_2PI_HALF - math.log(s) - float(mass.ln())
+    z = (Decimal(x) - Decimal(m)) / Decimal(s)  # all in decimal: z^2/2 and log(mass) nearly cancel
+    two_pi = 2 * Decimal("3.14159265358979323846264338327950288419716939937510582097494459")
+    return float(-z * z / 2 - two_pi.ln() / 2 - Decimal(s).ln() - mass.ln())
 
 
 ROWS = [

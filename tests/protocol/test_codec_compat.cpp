@@ -99,7 +99,8 @@ const v1::Message* read_as_v1(std::span<const std::uint8_t> bytes) {
 
 }  // namespace
 
-TEST_CASE("a PPX 1.0 reader reads our extended Handshake and HandshakeResult", "[protocol][compat]") {
+TEST_CASE("a PPX 1.0 reader reads our extended Handshake and HandshakeResult",
+          "[protocol][compat]") {
   Encoder encoder;
   const auto h = encoder.encode(Handshake{"ppxd 0.1", kProtocolVersion,
                                           {std::string(kCapabilityRunTraces), "future"}});

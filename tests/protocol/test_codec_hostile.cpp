@@ -81,7 +81,8 @@ std::vector<std::uint8_t> sample_result(const std::vector<double>& data,
 
 }  // namespace
 
-TEST_CASE("a well-formed hand-built Sample decodes (control for the cases below)", "[protocol][hostile]") {
+TEST_CASE("a well-formed hand-built Sample decodes (control for the cases below)",
+          "[protocol][hostile]") {
   const auto m = decode(sample_normal(1.0, 2.0));
   CHECK(std::get<Sample>(m) == Sample{"a", "x", Normal(1.0, 2.0), true});
 }
@@ -115,7 +116,7 @@ TEST_CASE("empty, garbage and truncated buffers are Malformed", "[protocol][host
       const Message full = decode(bytes);
       for (std::size_t n = 0; n < bytes.size(); ++n) {
         INFO(file << " truncated to " << n << " bytes");
-        // Cutting only trailing alignment padding leaves a valid buffer: then it must read the same.
+        // Cutting only trailing alignment padding leaves a valid buffer: it must read the same.
         std::optional<Message> got;
         try {
           got = decode(std::span(bytes.data(), n));
@@ -262,7 +263,8 @@ TEST_CASE("bad tensors are InvalidTensor", "[protocol][hostile]") {
   expect_error(sample_result({1.0, 2.0}, {}), DecodeErrorCode::InvalidTensor);  // 0-d holds one
   // 65536^4 wraps to 0 in 64 bits: must not pass for an empty tensor.
   expect_error(sample_result({}, {65536, 65536, 65536, 65536}), DecodeErrorCode::InvalidTensor);
-  expect_error(sample_result({1.0}, {65536, 65536, 65536, 65536, 0}), DecodeErrorCode::InvalidTensor);
+  expect_error(sample_result({1.0}, {65536, 65536, 65536, 65536, 0}),
+               DecodeErrorCode::InvalidTensor);
   CHECK(decodes(sample_result({}, {65536, 65536, 0})));  // a valid empty tensor
 
   flatbuffers::FlatBufferBuilder fbb;
@@ -301,6 +303,7 @@ TEST_CASE("bad extension messages", "[protocol][hostile][extension]") {
     const std::vector<flatbuffers::Offset<fb::NamedTensor>> fixed{
         fb::CreateNamedTensorDirect(fbb, "obs", v)};
     const auto r = fb::CreateRunTracesDirect(fbb, 3, 4, &fixed);
-    expect_error(finish(fbb, fb::MessageBody::RunTraces, r.Union()), DecodeErrorCode::InvalidTensor);
+    expect_error(finish(fbb, fb::MessageBody::RunTraces, r.Union()),
+                 DecodeErrorCode::InvalidTensor);
   }
 }

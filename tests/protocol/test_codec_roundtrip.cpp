@@ -86,8 +86,10 @@ TEST_CASE("extension messages round-trip", "[protocol][roundtrip][extension]") {
     TraceRecord t1;
     t1.sites.push_back({SiteKind::Sample, "mu_addr", "mu", Normal(0.0, 5.0), Tensor(1.25), true});
     t1.sites.push_back({SiteKind::Sample, "u_addr", "", Uniform(0.0, 1.0), Tensor(0.5), false});
-    t1.sites.push_back({SiteKind::Observe, "obs_addr", "obs0", Normal(1.25, 2.0), std::nullopt, true});
-    t1.sites.push_back({SiteKind::Observe, "obs_addr", "obs1", Normal(1.25, 2.0), Tensor(9.0), true});
+    t1.sites.push_back(
+        {SiteKind::Observe, "obs_addr", "obs0", Normal(1.25, 2.0), std::nullopt, true});
+    t1.sites.push_back(
+        {SiteKind::Observe, "obs_addr", "obs1", Normal(1.25, 2.0), Tensor(9.0), true});
     t1.sites.push_back({SiteKind::Tag, "tag_addr", "t", std::nullopt, matrix(), true});
     t1.sites.push_back(
         {SiteKind::Sample, "tn", "tn", TruncatedNormal(0.0, 1.0, -1.0, 1.0), Tensor(0.1), true});
@@ -133,7 +135,8 @@ TEST_CASE("tensor conventions on the wire", "[protocol][tensor]") {
   SECTION("an empty shape with one value is 0-d") {
     const std::vector<double> data{7.0};
     const std::vector<int32_t> shape{};
-    const auto t = decode_result(fb::CreateTensor(fbb, fbb.CreateVector(data), fbb.CreateVector(shape)));
+    const auto t =
+        decode_result(fb::CreateTensor(fbb, fbb.CreateVector(data), fbb.CreateVector(shape)));
     CHECK(t == Tensor(7.0));
     CHECK(t.dim() == 0);
   }

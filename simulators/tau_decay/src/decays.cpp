@@ -180,7 +180,7 @@ std::vector<FourVector> genbod(Context& ctx, const GenbodAddresses& at, std::spa
   std::array<double, kMaxBodies> r{}, big_m{};
   rejection_loop(ctx, at.id, at.accept, [&] {
     for (std::size_t i = 0; i + 2 < n; ++i) r[i] = draw_uniform(ctx, at.r, 0.0, 1.0);
-    std::sort(r.begin(), r.begin() + static_cast<std::ptrdiff_t>(n - 2));
+    sort_small(r.data(), n - 2);
     const double w = genbod_weight(masses, total, std::span<const double>(r.data(), n - 2), big_m);
     return bound > 0.0 ? w / bound : 1.0;
   });

@@ -22,7 +22,7 @@ double regularised_gamma_p(double a, double x) {
 }
 
 // Standard normal CDF.
-double phi_cdf(double z) { return 0.5 * std::erfc(-z * std::numbers::inv_sqrt2); }
+double phi_cdf(double z) { return 0.5 * std::erfc(-z * (1.0 / std::numbers::sqrt2)); }
 
 // Fractions of a Gaussian of width sigma centred at `centre` in each cell of [-35, 35]; writes
 // cells first..last (inclusive) into `out` and returns false when the window misses the grid.

@@ -59,6 +59,15 @@ bool is_neutrino(int pdg_code) {
   return a == pdg::nu_e || a == pdg::nu_mu || a == pdg::nu_tau;
 }
 
+void sort_small(double* values, std::size_t n) {
+  for (std::size_t i = 1; i < n; ++i) {
+    const double v = values[i];
+    std::size_t j = i;
+    for (; j > 0 && values[j - 1] > v; --j) values[j] = values[j - 1];
+    values[j] = v;
+  }
+}
+
 double FourVector::p() const { return std::sqrt(p2()); }
 double FourVector::m() const { return std::sqrt(std::max(m2(), 0.0)); }
 
@@ -171,7 +180,7 @@ double genbod_sampled_bound(std::span<const double> masses, double total, std::u
   for (int k = 0; k < draws; ++k) {
     // 53-bit uniforms from the raw generator: identical on every standard library.
     for (std::size_t i = 0; i < free; ++i) r[i] = static_cast<double>(rng() >> 11) * 0x1.0p-53;
-    std::sort(r.begin(), r.begin() + static_cast<std::ptrdiff_t>(free));
+    sort_small(r.data(), free);
     best = std::max(best, genbod_weight(masses, total, std::span<const double>(r.data(), free)));
   }
   return 1.2 * best;

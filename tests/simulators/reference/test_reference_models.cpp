@@ -433,18 +433,20 @@ TEST_CASE("hmm: the program's trace is the model, and likelihood weighting finds
     double expected = 0;
     for (std::size_t j = 0; j < r.sites.size(); ++j) {
       const ppx::SiteRecord& site = r.sites[j];
-      if (j % 2 == 0) {
+      // Order: state0, then (state{t+1}, obs{t}) for each t.
+      if (j == 0 || j % 2 == 1) {
         REQUIRE(site.kind == ppx::SiteKind::Sample);
-        REQUIRE(site.name == "state" + std::to_string(j / 2));
+        REQUIRE(site.name == "state" + std::to_string((j + 1) / 2));
         const int k = static_cast<int>(site.value->item());
         expected += std::log(states.empty() ? ref::hmm::kInitial[k] : ref::hmm::kTransition[states.back()][k]);
         log_joint += site.distribution->log_prob(*site.value);
         states.push_back(k);
       } else {
         REQUIRE(site.kind == ppx::SiteKind::Observe);
-        REQUIRE(site.name == "obs" + std::to_string(j / 2));
-        expected += normal_log_pdf(ys[j / 2], ref::hmm::kMeans[states.back()], 1.0);
-        log_joint += site.distribution->log_prob(ppx::Tensor(ys[j / 2]));
+        const std::size_t t = j / 2 - 1;
+        REQUIRE(site.name == "obs" + std::to_string(t));
+        expected += normal_log_pdf(ys[t], ref::hmm::kMeans[states.back()], 1.0);
+        log_joint += site.distribution->log_prob(ppx::Tensor(ys[t]));
       }
     }
     CHECK(log_joint == Approx(expected).epsilon(1e-12));

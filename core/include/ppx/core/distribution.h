@@ -5,7 +5,9 @@
 // Parameters are tensors and broadcast elementwise against each other (a scalar parameter
 // broadcasts to any shape). Categorical's probs have the categories in the last dimension; its
 // value has the batch shape. log_prob returns the sum over all elements, -inf outside the support.
-// Errors: invalid parameters throw std::invalid_argument (from make/validate, never later).
+// Errors: invalid parameters throw std::invalid_argument (from make/validate, never later);
+// log_prob throws std::invalid_argument for a value whose shape does not broadcast.
+// Parameters must be finite, except TruncatedNormal's low/high, which may be -inf/+inf.
 #include <cstdint>
 #include <span>
 #include <string>
@@ -35,6 +37,10 @@ enum class DistributionKind : std::uint8_t {
 };
 inline constexpr int kWireDistributionKinds = 11;
 
+// Real: Normal. Interval: [low, high) for Uniform, [low, high] for TruncatedNormal.
+// Positive: [0, inf) (Exponential, Gamma, Weibull; LogNormal excludes 0). UnitInterval: [0, 1].
+// Integer: {0, ..., total_count} (Binomial). NonNegInteger: Poisson. Binary: {0, 1}.
+// Categories: {0, ..., K-1}, K the last dim of the probs.
 enum class Support : std::uint8_t { Real, Interval, Positive, UnitInterval, Integer, NonNegInteger, Binary, Categories };
 
 // The static description of a kind: the table row.

@@ -44,6 +44,7 @@ struct DecodeLimits {
 Message decode(std::span<const std::uint8_t> bytes, const DecodeLimits& limits = {});
 
 // Reuses its FlatBuffers builder across calls; the returned span is valid until the next encode.
+// Throws std::invalid_argument for a distribution kind that has no wire form (none today).
 class Encoder {
  public:
   Encoder();

@@ -103,6 +103,9 @@ double genbod_analytic_bound(std::span<const double> masses, double total);
 // std::mt19937_64(seed) that never goes through ppx (deterministic; costs ~draws x 50 ns).
 double genbod_sampled_bound(std::span<const double> masses, double total, std::uint64_t seed, int draws = 100000);
 
+// Insertion sort of a handful of values (the GENBOD uniforms).
+void sort_small(double* values, std::size_t n);
+
 inline constexpr std::size_t kMaxBodies = 7;  // largest n of any channel (ntau included)
 
 }  // namespace ppx::tau_decay

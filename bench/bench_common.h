@@ -1,0 +1,234 @@
+#pragma once
+// Shared plumbing for the benchmarks: command-line options, timing loops, a raw ZeroMQ echo
+// baseline, and an aligned table printer. Benchmarks are programs, not tests: they never assert
+// on timings; they print each row next to a baseline measured in the same run.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+#include <zmq.hpp>
+
+namespace ppx::bench {
+
+using Clock = std::chrono::steady_clock;
+
+// Keeps the compiler from discarding a value computed only for timing.
+template <typename T>
+inline void do_not_optimize(const T& value) {
+  asm volatile("" : : "r,m"(value) : "memory");
+}
+
+struct BenchOptions {
+  double seconds = 1.0;  // per measurement
+  int repeat = 3;        // measurements per row, interleaved across rows; the median is reported
+  bool quick = false;
+  std::string echo_server;  // internal: serve the raw echo baseline on this endpoint and exit
+
+  // Returns false (after printing usage) when the program should exit with `exit_code`.
+  bool parse(int argc, char** argv, const char* description, int& exit_code) {
+    for (int i = 1; i < argc; ++i) {
+      const std::string_view arg = argv[i];
+      auto value = [&]() -> std::string {
+        if (i + 1 >= argc) {
+          std::cerr << argv[0] << ": " << arg << " needs a value\n";
+          std::exit(2);
+        }
+        return argv[++i];
+      };
+      if (arg == "--quick") {
+        quick = true;
+        seconds = 0.1;
+        repeat = 1;
+      } else if (arg == "--seconds") {
+        seconds = std::stod(value());
+      } else if (arg == "--repeat") {
+        repeat = std::max(1, std::stoi(value()));
+      } else if (arg == "--echo-server") {
+        echo_server = value();
+      } else if (arg == "-h" || arg == "--help") {
+        std::cout << description << "\n\nOptions:\n"
+                  << "  --quick        short run (CI smoke check): 0.1 s per measurement, 1 repeat\n"
+                  << "  --seconds S    seconds per measurement (default 1)\n"
+                  << "  --repeat R     measurements per row, interleaved; the median is shown (default 3)\n";
+        exit_code = 0;
+        return false;
+      } else {
+        std::cerr << argv[0] << ": unknown option " << arg << " (see --help)\n";
+        exit_code = 2;
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+inline double median(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+inline double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Runs `op()` repeatedly for about `seconds` and returns seconds per call. Calibrates the count
+// first (doubling until 10 ms) so the clock is read only twice in the timed loop.
+template <typename Op>
+double seconds_per_op(double seconds, Op&& op) {
+  std::uint64_t n = 1;
+  double elapsed = 0.0;
+  while (true) {
+    const auto start = Clock::now();
+    for (std::uint64_t i = 0; i < n; ++i) op();
+    elapsed = seconds_since(start);
+    if (elapsed >= 0.01 || n >= (std::uint64_t{1} << 40)) break;
+    n *= 2;
+  }
+  const auto target = static_cast<std::uint64_t>(static_cast<double>(n) * seconds / std::max(elapsed, 1e-9));
+  n = std::max<std::uint64_t>(target, 1);
+  const auto start = Clock::now();
+  for (std::uint64_t i = 0; i < n; ++i) op();
+  return seconds_since(start) / static_cast<double>(n);
+}
+
+// ----- the raw ZeroMQ baseline: REQ/REP echo of a fixed payload -----
+
+// Serves an echo on `endpoint` until a zero-length request (answered, then returns) or
+// `idle_timeout` without a request. Own context: like a separate program would have.
+inline void serve_echo(const std::string& endpoint, std::chrono::milliseconds idle_timeout) {
+  zmq::context_t context(1);
+  zmq::socket_t socket(context, zmq::socket_type::rep);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::rcvtimeo, static_cast<int>(idle_timeout.count()));
+  socket.bind(endpoint);
+  while (true) {
+    zmq::message_t request;
+    if (!socket.recv(request, zmq::recv_flags::none)) return;  // idle timeout
+    const bool quit = request.size() == 0;
+    socket.send(request, zmq::send_flags::none);
+    if (quit) return;
+  }
+}
+
+// The client side of the echo baseline (own context, as the engine side would have).
+class EchoClient {
+ public:
+  EchoClient(const std::string& endpoint, std::size_t payload_bytes)
+      : socket_(context_, zmq::socket_type::req), payload_(payload_bytes, 0x5a) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::rcvtimeo, 10'000);
+    socket_.connect(endpoint);
+  }
+  // One round trip; throws if the echo does not come back.
+  void round_trip() {
+    socket_.send(zmq::buffer(payload_.data(), payload_.size()), zmq::send_flags::none);
+    zmq::message_t reply;
+    if (!socket_.recv(reply, zmq::recv_flags::none) || reply.size() != payload_.size()) {
+      throw std::runtime_error("echo server did not answer");
+    }
+  }
+  // Asks the server to stop.
+  void quit() {
+    socket_.send(zmq::message_t(), zmq::send_flags::none);
+    zmq::message_t reply;
+    (void)socket_.recv(reply, zmq::recv_flags::none);
+  }
+
+ private:
+  zmq::context_t context_{1};
+  zmq::socket_t socket_;
+  std::vector<char> payload_;
+};
+
+// A free loopback TCP port (bound then released; fine on a quiet machine).
+inline std::string free_tcp_endpoint() {
+  zmq::context_t context(1);
+  zmq::socket_t probe(context, zmq::socket_type::rep);
+  probe.set(zmq::sockopt::linger, 0);
+  probe.bind("tcp://127.0.0.1:*");
+  std::string endpoint = probe.get(zmq::sockopt::last_endpoint);
+  probe.unbind(endpoint);
+  return endpoint;
+}
+
+inline std::string ipc_endpoint(std::string_view tag) {
+  return "ipc:///tmp/ppx-bench-" + std::to_string(::getpid()) + "-" + std::string(tag);
+}
+
+// ----- output -----
+
+// An aligned text table: first column left-aligned, the others right-aligned.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void print(std::ostream& out = std::cout) const {
+    std::vector<std::size_t> width(header_.size(), 0);
+    auto widen = [&](const std::vector<std::string>& row) {
+      for (std::size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    };
+    widen(header_);
+    for (const auto& row : rows_) widen(row);
+    auto line = [&](const std::vector<std::string>& row) {
+      std::string text;
+      for (std::size_t i = 0; i < width.size(); ++i) {
+        const std::string cell = i < row.size() ? row[i] : "";
+        const std::string pad(width[i] - cell.size(), ' ');
+        if (i > 0) text += "  ";
+        text += i == 0 ? cell + pad : pad + cell;
+      }
+      while (!text.empty() && text.back() == ' ') text.pop_back();
+      out << text << '\n';
+    };
+    line(header_);
+    std::size_t total = 0;
+    for (std::size_t w : width) total += w;
+    out << std::string(total + 2 * (width.size() - 1), '-') << '\n';
+    for (const auto& row : rows_) line(row);
+  }
+
+ private:
+  std::vector<std::string> header_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// printf-style formatting of one number.
+inline std::string fmt(const char* format, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, format, value);
+  return buffer;
+}
+
+inline std::string ratio(double value) { return fmt(value >= 100 ? "%.0fx" : value >= 10 ? "%.1fx" : "%.2fx", value); }
+
+// One line saying where the numbers came from.
+inline void print_machine(const BenchOptions& options) {
+  std::string model = "unknown CPU";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  std::ifstream loadavg("/proc/loadavg");
+  std::string load1;
+  loadavg >> load1;
+  std::cout << "machine: " << model << ", " << std::thread::hardware_concurrency() << " cores, load " << load1
+            << "; " << options.seconds << " s per measurement, median of " << options.repeat
+            << (options.quick ? " (--quick)" : "") << "\n\n";
+}
+
+}  // namespace ppx::bench

@@ -1,0 +1,299 @@
+// bench_protocol (issue 2): what the PPX protocol layer costs, against baselines measured in the
+// same run.
+//   (a) codec: encode/decode of a scalar Sample and of a Sample carrying 20x35x35 tensors,
+//       against copying the same bytes into a fresh buffer and out again;
+//   (b) one round trip through the shim (ppx::Model::serve + an engine) against a raw ZeroMQ
+//       REQ/REP echo of a payload the size of a scalar Sample, on ipc:// and tcp://127.0.0.1;
+//   (c) random choices per second for a 100-choice trace: lock-step against whole-trace runs.
+// Simulator and echo server run on threads of this process, each with its own ZeroMQ context.
+#include <cstring>
+#include <memory>
+#include <optional>
+
+#include "bench_common.h"
+#include "ppx/ppx.h"
+#include "ppx/protocol/codec.h"
+#include "ppx/server/remote_simulator.h"
+
+namespace {
+
+namespace proto = ppx::protocol;
+using namespace ppx::bench;
+using ppx::Tensor;
+
+constexpr int kChoices = 100;  // random choices per trace in (b) and (c)
+
+// The simulator for (b) and (c): kChoices scalar Normal draws at one call site.
+Tensor hundred_choices() {
+  double sum = 0.0;
+  for (int i = 0; i < kChoices; ++i) sum += ppx::sample(ppx::Normal(0.0, 1.0), {.address = "x"}).item();
+  return sum;
+}
+
+// A model served on a thread until destroyed.
+class ServedModel {
+ public:
+  ServedModel(const ppx::Model& model, const std::string& endpoint)
+      : model_(model), endpoint_(endpoint), thread_([this] { run(); }) {}
+  ~ServedModel() {
+    stop_.store(true);
+    thread_.join();
+  }
+  ServedModel(const ServedModel&) = delete;
+  ServedModel& operator=(const ServedModel&) = delete;
+
+ private:
+  void run() {
+    const ppx::ServeResult result =
+        model_.serve({.endpoint = endpoint_, .handle_signals = false, .stop = &stop_});
+    if (!result.ok()) std::cerr << "serve " << endpoint_ << ": " << result.message << '\n';
+  }
+  const ppx::Model& model_;
+  std::string endpoint_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// The engine's answer to every sample: a fixed value.
+class FixedHandler final : public ppx::Handler {
+ public:
+  Tensor on_sample(const ppx::SampleSite&) override { return 0.5; }
+  void on_observe(const ppx::ObserveSite&) override {}
+  void on_tag(const ppx::TagSite&) override {}
+};
+
+// The thinnest possible engine: a REQ socket, the codec and blocking receives (no deadlines, no
+// handler, no trace bookkeeping). Separates the shim's cost from RemoteSimulator's.
+class HandDrivenEngine {
+ public:
+  explicit HandDrivenEngine(const std::string& endpoint) : socket_(context_, zmq::socket_type::req) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::rcvtimeo, 10'000);
+    socket_.connect(endpoint);
+  }
+  // One lock-step trace; returns the round trips it took.
+  int trace() {
+    send(proto::Run{});
+    for (int round_trips = 1;; ++round_trips) {
+      zmq::message_t raw;
+      if (!socket_.recv(raw, zmq::recv_flags::none)) throw std::runtime_error("simulator did not answer");
+      const proto::Message message = proto::decode({static_cast<const std::uint8_t*>(raw.data()), raw.size()});
+      if (std::holds_alternative<proto::Sample>(message)) {
+        send(proto::SampleResult{0.5});
+      } else if (std::holds_alternative<proto::RunResult>(message)) {
+        return round_trips;
+      } else {
+        throw std::runtime_error("unexpected " + std::string(proto::kind_name(message)));
+      }
+    }
+  }
+
+ private:
+  void send(const proto::Message& message) {
+    const auto bytes = encoder_.encode(message);
+    socket_.send(zmq::buffer(bytes.data(), bytes.size()), zmq::send_flags::none);
+  }
+  zmq::context_t context_{1};
+  zmq::socket_t socket_;
+  proto::Encoder encoder_;
+};
+
+proto::Sample scalar_sample() { return {"forward.cpp:12:forward", "mu", ppx::Normal(1.0, 2.236), true}; }
+
+proto::Sample tensor_sample() {
+  const std::vector<std::int32_t> shape{20, 35, 35};
+  const std::size_t n = ppx::shape_numel(shape);
+  std::vector<double> mean(n), stddev(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    mean[i] = 0.001 * static_cast<double>(i);
+    stddev[i] = 1.0 + 0.0001 * static_cast<double>(i);
+  }
+  return {"detector.cpp:88:calorimeter", "image", ppx::Normal(Tensor(mean, shape), Tensor(stddev, shape)), true};
+}
+
+// ----- (a) codec -----
+
+struct CodecCase {
+  std::string label;
+  proto::Message message;
+  std::size_t bytes = 0;
+  std::vector<double> copy, encode, decode, both;  // seconds per op, one per repeat
+};
+
+void bench_codec(const BenchOptions& options, double& codec_per_round_trip) {
+  std::vector<CodecCase> cases;
+  cases.push_back({"Sample(Normal), scalar", scalar_sample()});
+  cases.push_back({"SampleResult, scalar", proto::SampleResult{0.5}});
+  cases.push_back({"Sample(Normal), 20x35x35", tensor_sample()});
+  proto::Encoder encoder;
+  for (auto& c : cases) c.bytes = encoder.encode(c.message).size();
+
+  for (int rep = 0; rep < options.repeat; ++rep) {
+    for (auto& c : cases) {
+      const std::vector<std::uint8_t> wire = proto::encode(c.message);
+      const std::span<const std::uint8_t> bytes(wire);
+      // Baseline: the bytes into a fresh buffer and out into another (what any owning codec must do).
+      c.copy.push_back(seconds_per_op(options.seconds, [&] {
+        std::vector<std::uint8_t> in(bytes.begin(), bytes.end());
+        do_not_optimize(in.data());
+        std::vector<std::uint8_t> out(in.begin(), in.end());
+        do_not_optimize(out.data());
+      }));
+      c.encode.push_back(seconds_per_op(options.seconds, [&] {
+        const auto out = encoder.encode(c.message);
+        do_not_optimize(out.data());
+      }));
+      c.decode.push_back(seconds_per_op(options.seconds, [&] {
+        const proto::Message m = proto::decode(bytes);
+        do_not_optimize(m);
+      }));
+      c.both.push_back(seconds_per_op(options.seconds, [&] {
+        const proto::Message m = proto::decode(encoder.encode(c.message));
+        do_not_optimize(m);
+      }));
+    }
+  }
+
+  Table table({"(a) codec", "bytes", "ns/op", "MB/s", "vs copy"});
+  for (const auto& c : cases) {
+    const double base = median(c.copy);
+    auto row = [&](const std::string& what, double seconds, bool with_ratio) {
+      table.add({c.label + ": " + what, std::to_string(c.bytes), fmt("%.0f", seconds * 1e9),
+                 fmt("%.0f", static_cast<double>(c.bytes) / seconds / 1e6), with_ratio ? ratio(seconds / base) : ""});
+    };
+    row("copy in+out (baseline)", base, true);
+    row("encode", median(c.encode), false);
+    row("decode", median(c.decode), false);
+    row("encode+decode", median(c.both), true);
+  }
+  table.print();
+  // A lock-step round trip encodes and decodes one Sample and one SampleResult.
+  codec_per_round_trip = median(cases[0].both) + median(cases[1].both);
+  std::cout << "codec work per lock-step round trip (Sample + SampleResult, encode+decode): "
+            << fmt("%.2f", codec_per_round_trip * 1e6) << " us\n\n";
+}
+
+// ----- (b) round trips, (c) choices per second -----
+
+struct Transport {
+  std::string name;
+  std::string echo_endpoint;
+  std::string shim_endpoint;
+  std::unique_ptr<std::thread> echo_thread;
+  std::unique_ptr<EchoClient> echo;
+  std::unique_ptr<ServedModel> served;
+  std::unique_ptr<HandDrivenEngine> hand;
+  std::unique_ptr<ppx::server::RemoteSimulator> remote;
+  std::vector<double> raw, shim_hand, shim_remote;  // seconds per round trip, one per repeat
+};
+
+void bench_round_trips(const BenchOptions& options, double codec_per_round_trip) {
+  const ppx::Model model("hundred_choices", hundred_choices);
+  const std::size_t payload = proto::encode(scalar_sample()).size();
+
+  std::vector<Transport> transports(2);
+  transports[0].name = "ipc";
+  transports[0].echo_endpoint = ipc_endpoint("echo");
+  transports[0].shim_endpoint = ipc_endpoint("shim");
+  transports[1].name = "tcp";
+  transports[1].echo_endpoint = free_tcp_endpoint();
+  transports[1].shim_endpoint = free_tcp_endpoint();
+  if (transports[1].shim_endpoint == transports[1].echo_endpoint) {
+    throw std::runtime_error("could not find two free tcp ports");
+  }
+  for (auto& t : transports) {
+    const std::string endpoint = t.echo_endpoint;
+    t.echo_thread = std::make_unique<std::thread>([endpoint] { serve_echo(endpoint, std::chrono::seconds(60)); });
+    t.echo = std::make_unique<EchoClient>(t.echo_endpoint, payload);
+    t.served = std::make_unique<ServedModel>(model, t.shim_endpoint);
+    t.hand = std::make_unique<HandDrivenEngine>(t.shim_endpoint);
+    t.remote = std::make_unique<ppx::server::RemoteSimulator>(t.shim_endpoint, ppx::server::RemoteOptions{});
+    // Warm up: connections made, handshake done, first trace run.
+    t.echo->round_trip();
+    (void)t.hand->trace();
+    FixedHandler handler;
+    (void)t.remote->run(handler);
+  }
+
+  // (c) runs on ipc, the transport ppxd uses for the simulators it starts.
+  ppx::server::RemoteSimulator& ipc = *transports[0].remote;
+  if (!ipc.supports_unsteered()) throw std::runtime_error("the shim does not offer whole-trace runs");
+  std::vector<double> lock_step, whole_1, whole_64;  // seconds per trace
+
+  constexpr double kRoundTripsPerTrace = kChoices + 1;  // Run->Sample ... SampleResult->RunResult
+  FixedHandler handler;
+  for (int rep = 0; rep < options.repeat; ++rep) {
+    for (auto& t : transports) {
+      t.raw.push_back(seconds_per_op(options.seconds, [&] { t.echo->round_trip(); }));
+      t.shim_hand.push_back(seconds_per_op(options.seconds, [&] { (void)t.hand->trace(); }) / kRoundTripsPerTrace);
+      t.shim_remote.push_back(seconds_per_op(options.seconds, [&] { (void)t.remote->run(handler); }) /
+                              kRoundTripsPerTrace);
+    }
+    lock_step.push_back(seconds_per_op(options.seconds, [&] { (void)ipc.run(handler); }));
+    std::uint64_t seed = 0;
+    whole_1.push_back(seconds_per_op(options.seconds, [&] {
+      const auto traces = ipc.run_unsteered({.count = 1, .seed = ++seed});
+      do_not_optimize(traces.size());
+    }));
+    whole_64.push_back(seconds_per_op(options.seconds, [&] {
+      const auto traces = ipc.run_unsteered({.count = 64, .seed = ++seed});
+      do_not_optimize(traces.size());
+    }) / 64.0);
+  }
+
+  Table table({"(b) one round trip", "us/round trip", "vs raw", "target"});
+  for (const auto& t : transports) {
+    const double raw = median(t.raw);
+    const double hand = median(t.shim_hand);
+    const double remote = median(t.shim_remote);
+    table.add({t.name + ": raw ZeroMQ REQ/REP echo, " + std::to_string(payload) + " B (baseline)",
+               fmt("%.2f", raw * 1e6), ratio(1.0), ""});
+    table.add({t.name + ": shim, hand-driven REQ + codec engine", fmt("%.2f", hand * 1e6), ratio(hand / raw), ""});
+    table.add({t.name + ": shim, RemoteSimulator engine", fmt("%.2f", remote * 1e6), ratio(remote / raw),
+               remote / raw < 1.25 ? "< 1.25x met" : "< 1.25x MISSED"});
+  }
+  table.print();
+  std::cout << "shim rows: a " << kChoices << "-choice lock-step trace divided by its " << kChoices + 1
+            << " round trips; codec alone accounts for " << fmt("%.2f", codec_per_round_trip * 1e6)
+            << " us of each\n\n";
+
+  const double base = median(lock_step);
+  Table choices({"(c) 100-choice trace over ipc", "choices/s", "us/trace", "vs lock-step"});
+  auto row = [&](const std::string& what, double per_trace) {
+    choices.add({what, fmt("%.0f", kChoices / per_trace), fmt("%.1f", per_trace * 1e6), ratio(base / per_trace)});
+  };
+  row("lock-step, RemoteSimulator::run (baseline)", base);
+  row("whole-trace, run_unsteered K=1", median(whole_1));
+  row("whole-trace, run_unsteered K=64", median(whole_64));
+  choices.print();
+
+  for (auto& t : transports) {
+    t.echo->quit();
+    t.echo_thread->join();
+    t.remote.reset();
+    t.hand.reset();
+    t.served.reset();
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  BenchOptions options;
+  int exit_code = 0;
+  if (!options.parse(argc, argv,
+                     "bench_protocol: PPX codec cost, shim round trip vs raw ZeroMQ, lock-step vs whole-trace",
+                     exit_code)) {
+    return exit_code;
+  }
+  try {
+    print_machine(options);
+    double codec_per_round_trip = 0.0;
+    bench_codec(options, codec_per_round_trip);
+    bench_round_trips(options, codec_per_round_trip);
+  } catch (const std::exception& e) {
+    std::cerr << "bench_protocol: " << e.what() << '\n';
+    return 1;
+  }
+  return 0;
+}

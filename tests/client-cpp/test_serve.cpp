@@ -1,0 +1,162 @@
+// The serve loop over a real ipc:// socket, driven by a minimal protocol peer.
+#include <catch2/catch.hpp>
+#include <random>
+
+#include "ppl_peer.h"
+#include "ppx/ppx.h"
+
+namespace proto = ppx::protocol;
+using ppx::test::BackgroundServer;
+using ppx::test::PplPeer;
+using ppx::test::unique_ipc_endpoint;
+
+namespace {
+
+ppx::Tensor gum() {
+  const ppx::Tensor mu = ppx::sample(ppx::Normal(1.0, 2.2360679774997898), {.name = "mu"});
+  ppx::observe(ppx::Normal(mu, 1.4142135623730951), {.name = "obs0"});
+  ppx::observe(ppx::Normal(mu, 1.4142135623730951), {.name = "obs1"});
+  ppx::tag(mu, {.name = "mu_tag"});
+  return mu;
+}
+
+ppx::Tensor throwing_model() { throw std::runtime_error("simulated physics failure"); }
+
+template <typename T>
+T as(const proto::Message& m) {
+  INFO("got " << proto::kind_name(m));
+  REQUIRE(std::holds_alternative<T>(m));
+  return std::get<T>(m);
+}
+
+}  // namespace
+
+TEST_CASE("handshake answers the model name, protocol version and capabilities") {
+  const ppx::Model model("gum", gum);
+  BackgroundServer server(model, unique_ipc_endpoint("hs"));
+  PplPeer peer(server.endpoint());
+  const auto& reply = as<proto::HandshakeResult>(peer.request(proto::Handshake{"test-ppl"}));
+  CHECK(reply.model_name == "gum");
+  CHECK(reply.system_name.find("ppxd client-cpp") == 0);
+  CHECK(reply.protocol_version == proto::kProtocolVersion);
+  CHECK(reply.capabilities == std::vector<std::string>{"run_traces"});
+}
+
+TEST_CASE("a lock-step run sends each site as the reply to the previous request") {
+  const ppx::Model model("gum", gum);
+  BackgroundServer server(model, unique_ipc_endpoint("lock"));
+  PplPeer peer(server.endpoint());
+  for (int trace = 0; trace < 3; ++trace) {
+    const auto& sample = as<proto::Sample>(peer.request(proto::Run{}));
+    CHECK(sample.name == "mu");
+    CHECK(sample.control);
+    CHECK(sample.address.find("test_serve.cpp:") == 0);
+    CHECK(sample.distribution == ppx::Normal(1.0, 2.2360679774997898));
+    const double value = 2.5 + trace;
+    const auto& obs0 = as<proto::Observe>(peer.request(proto::SampleResult{value}));
+    CHECK(obs0.name == "obs0");
+    CHECK_FALSE(obs0.value.has_value());
+    CHECK(obs0.distribution->parameter(0).item() == value);  // the model used the engine's value
+    CHECK(as<proto::Observe>(peer.request(proto::ObserveResult{})).name == "obs1");
+    const auto& tag = as<proto::Tag>(peer.request(proto::ObserveResult{}));
+    CHECK(tag.value.item() == value);
+    CHECK(as<proto::RunResult>(peer.request(proto::TagResult{})).result.item() == value);
+  }
+  CHECK(server.stop().traces == 3);
+}
+
+TEST_CASE("whole-trace runs return K recorded traces, reproducible from the seed, with clamping") {
+  const ppx::Model model("gum", gum);
+  BackgroundServer server(model, unique_ipc_endpoint("whole"));
+  PplPeer peer(server.endpoint());
+  const auto first = as<proto::RunTracesResult>(peer.request(proto::RunTraces{5, 99, {}}));
+  REQUIRE(first.traces.size() == 5);
+  for (const ppx::TraceRecord& t : first.traces) {
+    REQUIRE(t.sites.size() == 4);
+    CHECK(t.sites[0].kind == ppx::SiteKind::Sample);
+    CHECK(t.sites[0].value->item() == t.result.item());
+    CHECK(t.sites[1].kind == ppx::SiteKind::Observe);
+    CHECK(t.sites[3].kind == ppx::SiteKind::Tag);
+  }
+  CHECK(first.traces[0].result != first.traces[1].result);
+  const auto again = as<proto::RunTracesResult>(peer.request(proto::RunTraces{5, 99, {}}));
+  CHECK(again == first);
+  const auto clamped = as<proto::RunTracesResult>(peer.request(proto::RunTraces{2, 1, {{"mu", ppx::Tensor(4.0)}}}));
+  CHECK(clamped.traces[0].result.item() == 4.0);
+  CHECK(clamped.traces[1].result.item() == 4.0);
+}
+
+TEST_CASE("bad input gets a Reset and the loop keeps serving") {
+  const ppx::Model model("gum", gum);
+  BackgroundServer server(model, unique_ipc_endpoint("bad"));
+  PplPeer peer(server.endpoint());
+
+  SECTION("garbage, truncated and empty buffers") {
+    std::mt19937 rng(3);
+    std::vector<std::uint8_t> garbage(200);
+    for (auto& b : garbage) b = static_cast<std::uint8_t>(rng());
+    peer.send_bytes(garbage.data(), garbage.size());
+    CHECK(as<proto::Reset>(*peer.receive()).reason.find("undecodable") != std::string::npos);
+    const auto handshake = proto::encode(proto::Handshake{"x"});
+    peer.send_bytes(handshake.data(), handshake.size() / 2);
+    as<proto::Reset>(*peer.receive());
+    peer.send_bytes(handshake.data(), 0);
+    as<proto::Reset>(*peer.receive());
+  }
+  SECTION("a message out of order at the top level") {
+    CHECK(as<proto::Reset>(peer.request(proto::SampleResult{1.0})).reason.find("unexpected SampleResult") !=
+          std::string::npos);
+  }
+  SECTION("a wrong message in the middle of a trace abandons the trace") {
+    as<proto::Sample>(peer.request(proto::Run{}));
+    CHECK(as<proto::Reset>(peer.request(proto::Handshake{"again"})).reason.find("expected SampleResult") !=
+          std::string::npos);
+  }
+  // Whatever happened, the next trace runs normally.
+  as<proto::Sample>(peer.request(proto::Run{}));
+  as<proto::Observe>(peer.request(proto::SampleResult{1.0}));
+  as<proto::Observe>(peer.request(proto::ObserveResult{}));
+  as<proto::Tag>(peer.request(proto::ObserveResult{}));
+  as<proto::RunResult>(peer.request(proto::TagResult{}));
+  CHECK(server.stop().protocol_errors >= 1);
+}
+
+TEST_CASE("a model that throws answers Reset with the reason, and serving goes on") {
+  const ppx::Model model("bad", throwing_model);
+  BackgroundServer server(model, unique_ipc_endpoint("throw"));
+  PplPeer peer(server.endpoint());
+  CHECK(as<proto::Reset>(peer.request(proto::Run{})).reason.find("simulated physics failure") != std::string::npos);
+  CHECK(as<proto::Reset>(peer.request(proto::RunTraces{2, 0, {}})).reason.find("simulated") != std::string::npos);
+  as<proto::HandshakeResult>(peer.request(proto::Handshake{"x"}));
+}
+
+TEST_CASE("the receive deadline ends serving, and a dead engine mid-trace does not hang the simulator") {
+  const ppx::Model model("gum", gum);
+  SECTION("idle") {
+    BackgroundServer server(model, unique_ipc_endpoint("idle"), std::chrono::milliseconds(300));
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    const auto& result = server.stop();
+    CHECK(result.status == ppx::ServeResult::Status::Timeout);
+  }
+  SECTION("engine vanishes after the first Sample") {
+    BackgroundServer server(model, unique_ipc_endpoint("vanish"), std::chrono::milliseconds(300));
+    {
+      PplPeer peer(server.endpoint());
+      as<proto::Sample>(peer.request(proto::Run{}));
+    }  // the peer is gone without answering
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    const auto& result = server.stop();
+    CHECK(result.status == ppx::ServeResult::Status::Timeout);
+    CHECK(server.log().find("trace abandoned") != std::string::npos);
+  }
+}
+
+TEST_CASE("serving reports a bind failure instead of throwing") {
+  const ppx::Model model("gum", gum);
+  ppx::ServeOptions options;
+  options.endpoint = "tcp://256.1.1.1:99999";
+  options.handle_signals = false;
+  const ppx::ServeResult result = model.serve(options);
+  CHECK(result.status == ppx::ServeResult::Status::Error);
+  CHECK(result.message.find("cannot serve") != std::string::npos);
+}
