@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -163,9 +164,24 @@ inline std::string free_tcp_endpoint() {
   return endpoint;
 }
 
-inline std::string ipc_endpoint(std::string_view tag) {
-  return "ipc:///tmp/ppx-bench-" + std::to_string(::getpid()) + "-" + std::string(tag);
-}
+// A private folder for ipc:// socket files, removed with everything in it when the run ends
+// (ZeroMQ leaves the files of bound ipc sockets behind).
+class SocketDir {
+ public:
+  SocketDir() : path_(std::filesystem::temp_directory_path() / ("ppx-bench-" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(path_);
+  }
+  ~SocketDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  SocketDir(const SocketDir&) = delete;
+  SocketDir& operator=(const SocketDir&) = delete;
+  std::string endpoint(std::string_view name) const { return "ipc://" + (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
 
 // ----- output -----
 

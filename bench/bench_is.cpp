@@ -91,8 +91,9 @@ int bench(const BenchOptions& options) {
   // simulators, and a payload the size of gum's Sample message.
   const std::size_t payload =
       ppx::protocol::encode(ppx::protocol::Sample{"mu", "mu", ppx::Normal(1.0, 2.2360679775), true}).size();
+  const SocketDir sockets;
   ppx::server::ProcessLauncher launcher;
-  const std::string echo_endpoint = ipc_endpoint("echo");
+  const std::string echo_endpoint = sockets.endpoint("echo");
   auto echo_process = launcher.spawn(fs::read_symlink("/proc/self/exe").string() + " --echo-server " + echo_endpoint);
   EchoClient echo(echo_endpoint, payload);
   echo.round_trip();  // waits for the child to bind

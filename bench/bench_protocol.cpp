@@ -191,10 +191,11 @@ void bench_round_trips(const BenchOptions& options, double codec_per_round_trip)
   const ppx::Model model("hundred_choices", hundred_choices);
   const std::size_t payload = proto::encode(scalar_sample()).size();
 
+  const SocketDir sockets;
   std::vector<Transport> transports(2);
   transports[0].name = "ipc";
-  transports[0].echo_endpoint = ipc_endpoint("echo");
-  transports[0].shim_endpoint = ipc_endpoint("shim");
+  transports[0].echo_endpoint = sockets.endpoint("echo");
+  transports[0].shim_endpoint = sockets.endpoint("shim");
   transports[1].name = "tcp";
   transports[1].echo_endpoint = free_tcp_endpoint();
   transports[1].shim_endpoint = free_tcp_endpoint();

@@ -132,7 +132,8 @@ double weighted_quantile(const std::vector<double>& values, const std::vector<do
   if (pairs.empty() || total <= 0.0) return kNaN;
   std::sort(pairs.begin(), pairs.end());
   // Smallest value whose cumulative weight reaches q (inverse of the weighted empirical CDF).
-  const double target = q * total;
+  // The slack absorbs rounding in the running sum (100 weights of 0.01 sum to 0.4999...).
+  const double target = q * total * (1.0 - 1e-12);
   double cumulative = 0.0;
   for (const auto& [value, weight] : pairs) {
     cumulative += weight;

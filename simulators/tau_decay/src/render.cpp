@@ -200,6 +200,7 @@ std::string draw_map(Painter& p, const std::vector<double>& column, int n, const
   for (const MapMarker& m : markers) {
     const double mx = x0 + (m.x - g.lo) / (g.hi - g.lo) * size;
     const double my = y0 + size - (m.y - g.lo) / (g.hi - g.lo) * size;
+    cairo_new_path(p.cr());
     cairo_set_line_width(p.cr(), 3.0);
     p.colour(1, 1, 1);
     cairo_arc(p.cr(), mx, my, 4.5, 0, 2 * M_PI);
@@ -242,12 +243,21 @@ std::string draw_map(Painter& p, const std::vector<double>& column, int n, const
   p.colour(0.15, 0.15, 0.15);
   p.frame(bx, y0, bw, size);
   p.font(13);
-  for (int d = static_cast<int>(std::ceil(log_lo - 1e-9)); d <= static_cast<int>(std::floor(log_hi + 1e-9)); ++d) {
-    const double fy = y0 + size - (d - log_lo) / (log_hi - log_lo) * size;
-    p.line(bx + bw, fy, bx + bw + 5, fy);
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%.*f", d < 0 ? -d : 0, std::pow(10.0, d));
-    p.text(buf, bx + bw + 9, fy, 0.0, 0.5);
+  // Decade ticks, plus 2 and 5 below two decades of range, and every integer mantissa below one.
+  const double span = log_hi - log_lo;
+  for (int d = static_cast<int>(std::floor(log_lo)); d <= static_cast<int>(std::ceil(log_hi)); ++d) {
+    for (double mantissa = 1.0; mantissa < 9.5; mantissa += 1.0) {
+      const bool wanted = mantissa == 1.0 || (span < 2.0 && (mantissa == 2.0 || mantissa == 5.0)) || span < 1.0;
+      if (!wanted) continue;
+      const double value = mantissa * std::pow(10.0, d);
+      const double t = (std::log10(value) - log_lo) / (log_hi - log_lo);
+      if (t < -1e-9 || t > 1.0 + 1e-9) continue;
+      const double fy = y0 + size - t * size;
+      p.line(bx + bw, fy, bx + bw + 5, fy);
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "%.*f", d < 0 ? -d : 0, value);
+      p.text(buf, bx + bw + 9, fy, 0.0, 0.5);
+    }
   }
   p.font(15);
   p.text("energy per tower (GeV)", bx + bw + 62, y0 + size / 2, 0.5, 1.0, -M_PI / 2);
@@ -295,6 +305,7 @@ void draw_profile(Painter& p, const std::vector<double>& layer, const std::vecto
     }
     cairo_stroke(p.cr());
     for (int l = 0; l < n; ++l) {
+      cairo_new_path(p.cr());
       cairo_arc(p.cr(), x0 + (l + 0.5) * bar, fy(mean[l]), 3.2, 0, 2 * M_PI);
       cairo_fill(p.cr());
     }
@@ -311,6 +322,7 @@ void draw_profile(Painter& p, const std::vector<double>& layer, const std::vecto
   if (!mean.empty()) {
     p.colour(mean_colour);
     p.line(lx, ly + 18, lx + 22, ly + 18, 1.5);
+    cairo_new_path(p.cr());
     cairo_arc(p.cr(), lx + 11, ly + 18, 3.2, 0, 2 * M_PI);
     cairo_fill(p.cr());
     p.colour(0.15, 0.15, 0.15);
