@@ -106,9 +106,26 @@ double seconds_per_op(double seconds, Op&& op) {
 
 // ----- the raw ZeroMQ baseline: REQ/REP echo of a fixed payload -----
 
+// How a side waits for a message: a blocking recv (the plain baseline), or poll with a timeout and
+// then a non-blocking recv, which is what the shim's serve loop and RemoteSimulator do so that they
+// can check stop flags and deadlines.
+enum class Wait { Blocking, Poll };
+
+// Receives one message the `wait` way; false after `timeout` without one.
+inline bool receive(zmq::socket_t& socket, zmq::message_t& message, Wait wait, std::chrono::milliseconds timeout) {
+  if (wait == Wait::Blocking) return socket.recv(message, zmq::recv_flags::none).has_value();
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) == 0) continue;
+    if (socket.recv(message, zmq::recv_flags::dontwait)) return true;
+  }
+  return false;
+}
+
 // Serves an echo on `endpoint` until a zero-length request (answered, then returns) or
 // `idle_timeout` without a request. Own context: like a separate program would have.
-inline void serve_echo(const std::string& endpoint, std::chrono::milliseconds idle_timeout) {
+inline void serve_echo(const std::string& endpoint, std::chrono::milliseconds idle_timeout, Wait wait = Wait::Blocking) {
   zmq::context_t context(1);
   zmq::socket_t socket(context, zmq::socket_type::rep);
   socket.set(zmq::sockopt::linger, 0);
@@ -116,7 +133,7 @@ inline void serve_echo(const std::string& endpoint, std::chrono::milliseconds id
   socket.bind(endpoint);
   while (true) {
     zmq::message_t request;
-    if (!socket.recv(request, zmq::recv_flags::none)) return;  // idle timeout
+    if (!receive(socket, request, wait, idle_timeout)) return;
     const bool quit = request.size() == 0;
     socket.send(request, zmq::send_flags::none);
     if (quit) return;
@@ -126,8 +143,8 @@ inline void serve_echo(const std::string& endpoint, std::chrono::milliseconds id
 // The client side of the echo baseline (own context, as the engine side would have).
 class EchoClient {
  public:
-  EchoClient(const std::string& endpoint, std::size_t payload_bytes)
-      : socket_(context_, zmq::socket_type::req), payload_(payload_bytes, 0x5a) {
+  EchoClient(const std::string& endpoint, std::size_t payload_bytes, Wait wait = Wait::Blocking)
+      : socket_(context_, zmq::socket_type::req), payload_(payload_bytes, 0x5a), wait_(wait) {
     socket_.set(zmq::sockopt::linger, 0);
     socket_.set(zmq::sockopt::rcvtimeo, 10'000);
     socket_.connect(endpoint);
@@ -136,7 +153,7 @@ class EchoClient {
   void round_trip() {
     socket_.send(zmq::buffer(payload_.data(), payload_.size()), zmq::send_flags::none);
     zmq::message_t reply;
-    if (!socket_.recv(reply, zmq::recv_flags::none) || reply.size() != payload_.size()) {
+    if (!receive(socket_, reply, wait_, std::chrono::seconds(10)) || reply.size() != payload_.size()) {
       throw std::runtime_error("echo server did not answer");
     }
   }
@@ -151,6 +168,7 @@ class EchoClient {
   zmq::context_t context_{1};
   zmq::socket_t socket_;
   std::vector<char> payload_;
+  Wait wait_;
 };
 
 // A free loopback TCP port (bound then released; fine on a quiet machine).

@@ -178,13 +178,14 @@ void bench_codec(const BenchOptions& options, double& codec_per_round_trip) {
 struct Transport {
   std::string name;
   std::string echo_endpoint;
+  std::string poll_echo_endpoint;
   std::string shim_endpoint;
-  std::unique_ptr<std::thread> echo_thread;
-  std::unique_ptr<EchoClient> echo;
+  std::unique_ptr<std::thread> echo_thread, poll_echo_thread;
+  std::unique_ptr<EchoClient> echo, poll_echo;
   std::unique_ptr<ServedModel> served;
   std::unique_ptr<HandDrivenEngine> hand;
   std::unique_ptr<ppx::server::RemoteSimulator> remote;
-  std::vector<double> raw, shim_hand, shim_remote;  // seconds per round trip, one per repeat
+  std::vector<double> raw, raw_poll, shim_hand, shim_remote;  // seconds per round trip, one per repeat
 };
 
 void bench_round_trips(const BenchOptions& options, double codec_per_round_trip) {
@@ -195,22 +196,30 @@ void bench_round_trips(const BenchOptions& options, double codec_per_round_trip)
   std::vector<Transport> transports(2);
   transports[0].name = "ipc";
   transports[0].echo_endpoint = sockets.endpoint("echo");
+  transports[0].poll_echo_endpoint = sockets.endpoint("poll-echo");
   transports[0].shim_endpoint = sockets.endpoint("shim");
   transports[1].name = "tcp";
   transports[1].echo_endpoint = free_tcp_endpoint();
+  transports[1].poll_echo_endpoint = free_tcp_endpoint();
   transports[1].shim_endpoint = free_tcp_endpoint();
-  if (transports[1].shim_endpoint == transports[1].echo_endpoint) {
-    throw std::runtime_error("could not find two free tcp ports");
+  if (transports[1].shim_endpoint == transports[1].echo_endpoint ||
+      transports[1].shim_endpoint == transports[1].poll_echo_endpoint ||
+      transports[1].echo_endpoint == transports[1].poll_echo_endpoint) {
+    throw std::runtime_error("could not find three free tcp ports");
   }
   for (auto& t : transports) {
-    const std::string endpoint = t.echo_endpoint;
-    t.echo_thread = std::make_unique<std::thread>([endpoint] { serve_echo(endpoint, std::chrono::seconds(60)); });
-    t.echo = std::make_unique<EchoClient>(t.echo_endpoint, payload);
+    t.echo_thread = std::make_unique<std::thread>(
+        [endpoint = t.echo_endpoint] { serve_echo(endpoint, std::chrono::seconds(60), Wait::Blocking); });
+    t.poll_echo_thread = std::make_unique<std::thread>(
+        [endpoint = t.poll_echo_endpoint] { serve_echo(endpoint, std::chrono::seconds(60), Wait::Poll); });
+    t.echo = std::make_unique<EchoClient>(t.echo_endpoint, payload, Wait::Blocking);
+    t.poll_echo = std::make_unique<EchoClient>(t.poll_echo_endpoint, payload, Wait::Poll);
     t.served = std::make_unique<ServedModel>(model, t.shim_endpoint);
     t.hand = std::make_unique<HandDrivenEngine>(t.shim_endpoint);
     t.remote = std::make_unique<ppx::server::RemoteSimulator>(t.shim_endpoint, ppx::server::RemoteOptions{});
     // Warm up: connections made, handshake done, first trace run.
     t.echo->round_trip();
+    t.poll_echo->round_trip();
     (void)t.hand->trace();
     FixedHandler handler;
     (void)t.remote->run(handler);
@@ -226,6 +235,7 @@ void bench_round_trips(const BenchOptions& options, double codec_per_round_trip)
   for (int rep = 0; rep < options.repeat; ++rep) {
     for (auto& t : transports) {
       t.raw.push_back(seconds_per_op(options.seconds, [&] { t.echo->round_trip(); }));
+      t.raw_poll.push_back(seconds_per_op(options.seconds, [&] { t.poll_echo->round_trip(); }));
       t.shim_hand.push_back(seconds_per_op(options.seconds, [&] { (void)t.hand->trace(); }) / kRoundTripsPerTrace);
       t.shim_remote.push_back(seconds_per_op(options.seconds, [&] { (void)t.remote->run(handler); }) /
                               kRoundTripsPerTrace);
@@ -245,10 +255,13 @@ void bench_round_trips(const BenchOptions& options, double codec_per_round_trip)
   Table table({"(b) one round trip", "us/round trip", "vs raw", "target"});
   for (const auto& t : transports) {
     const double raw = median(t.raw);
+    const double raw_poll = median(t.raw_poll);
     const double hand = median(t.shim_hand);
     const double remote = median(t.shim_remote);
     table.add({t.name + ": raw ZeroMQ REQ/REP echo, " + std::to_string(payload) + " B (baseline)",
                fmt("%.2f", raw * 1e6), ratio(1.0), ""});
+    table.add({t.name + ": raw echo, poll then recv on both sides (as the shim)", fmt("%.2f", raw_poll * 1e6),
+               ratio(raw_poll / raw), ""});
     table.add({t.name + ": shim, hand-driven REQ + codec engine", fmt("%.2f", hand * 1e6), ratio(hand / raw), ""});
     table.add({t.name + ": shim, RemoteSimulator engine", fmt("%.2f", remote * 1e6), ratio(remote / raw),
                remote / raw < 1.25 ? "< 1.25x met" : "< 1.25x MISSED"});
@@ -271,6 +284,8 @@ void bench_round_trips(const BenchOptions& options, double codec_per_round_trip)
   for (auto& t : transports) {
     t.echo->quit();
     t.echo_thread->join();
+    t.poll_echo->quit();
+    t.poll_echo_thread->join();
     t.remote.reset();
     t.hand.reset();
     t.served.reset();

@@ -1,9 +1,0 @@
-// The 'gum' reference model as a program: serves PPX (--serve ENDPOINT) or runs standalone.
-#include "ppx/reference/models.h"
-#include "ppx/simulators/cli.h"
-
-int main(int argc, char** argv) {
-  ppx::simulators::SimulatorCli cli("Gaussian with unknown mean (reference model with a conjugate posterior)");
-  if (const auto code = cli.parse(argc, argv)) return *code;
-  return cli.run(ppx::reference::reference_model("gum").model());
-}
