@@ -4,8 +4,10 @@
 //     with ours): tolerance 1e-9 relative;
 //   - synthetic chains with closed-form answers: iid normal chains (R-hat ~ 1, ESS ~ N), AR(1)
 //     chains (ESS of the mean = N (1 - phi) / (1 + phi)), chains with shifted means or scales
-//     (R-hat >> 1.01). Fixed seeds; the statistical tolerances (stated per check) are about 4
-//     standard deviations of the estimator, measured over 50 seeds when this test was written.
+//     (R-hat >> 1.01). Fixed seeds; the statistical tolerances are about 4 standard deviations of
+//     the estimator, measured over 50 seeds when this test was written: ESS / expected had mean
+//     0.99-1.00 and sd 2.6% (iid, 4 x 2000), 4.4% (phi 0.9), 2.0% (phi 0.5), 2.4% (phi -0.5)
+//     (4 x 20000); MCSE x sqrt(expected ESS) had sd 1.5-2.6%; the largest R-hat was 1.0027.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
@@ -110,14 +112,14 @@ TEST_CASE("iid normal chains: R-hat about 1, ESS about N, MCSE about sd / sqrt(N
   INFO("r_hat " << d.r_hat << " ess_bulk " << d.ess_bulk << " ess_tail " << d.ess_tail << " mcse " << d.mcse_mean);
   CHECK(d.r_hat < 1.01);
   CHECK(d.r_hat > 0.99);
-  // ESS of iid draws: N within 10% (estimator sd about 3% at this N).
+  // ESS of iid draws: N within 10% (estimator sd 2.6% at this N).
   CHECK(d.ess_bulk == Approx(n).epsilon(0.10));
   CHECK(d.ess_tail == Approx(n).epsilon(0.15));  // indicators of 5% tails: noisier
   CHECK(d.mcse_mean == Approx(1.0 / std::sqrt(n)).epsilon(0.10));
 }
 
 TEST_CASE("AR(1) chains: ESS of the mean is N (1 - phi) / (1 + phi)") {
-  const auto [phi, tolerance] = GENERATE(std::pair{0.9, 0.15}, std::pair{0.5, 0.10}, std::pair{-0.5, 0.15});
+  const auto [phi, tolerance] = GENERATE(std::pair{0.9, 0.18}, std::pair{0.5, 0.10}, std::pair{-0.5, 0.10});
   const ChainDraws x = ar1_chains(4, 20'000, phi, 21);
   const double n = 80'000;
   const double expected = n * (1 - phi) / (1 + phi);

@@ -1,1 +1,320 @@
+// Metropolis-Hastings (LMH and RMH) in-process against exact posteriors; the acceptance ratio is
+// verified through them (a wrong transition, length or support term biases these means).
+// Tolerances, all with fixed seeds:
+//   mean   |mean - exact| <= 5 MCSE, MCSE = ArviZ's mcse_mean of the run itself;
+//   sd     |sd - exact| <= 5 * 2 * sd_exact / sqrt(2 ESS_sd), ESS_sd = ESS of the centred squares
+//          (the sd of a sample sd is sd / sqrt(2 ESS) for normal draws; doubled for the heavier
+//          tails of discrete posteriors, as the IS tests do);
+//   R-hat  < 1.01 for every latent present in every trace (the threshold);
+//   presence of a branch-only latent: 5 MCSE of its indicator.
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <numbers>
+
+#include "ppx/engines/diagnostics.h"
+#include "ppx/engines/mcmc.h"
+#include "ppx/ppx.h"
+#include "reference_fixtures.h"
+
+using namespace ppx;
+using engines::ChainDraws;
+
+namespace {
+
+constexpr double kSigmas = 5.0;
+
+std::vector<double> flatten(const ChainDraws& draws) {
+  std::vector<double> out;
+  for (const auto& c : draws) out.insert(out.end(), c.begin(), c.end());
+  return out;
+}
+
+double mean_of(const std::vector<double>& x) {
+  double s = 0;
+  for (double v : x) s += v;
+  return s / static_cast<double>(x.size());
+}
+
+double sd_of(const std::vector<double>& x) {
+  const double m = mean_of(x);
+  double s = 0;
+  for (double v : x) s += (v - m) * (v - m);
+  return std::sqrt(s / static_cast<double>(x.size() - 1));
+}
+
+ChainDraws map_draws(const ChainDraws& draws, auto&& f) {
+  ChainDraws out = draws;
+  for (auto& c : out) {
+    for (double& v : c) v = f(v);
+  }
+  return out;
+}
+
+// Checks one latent's chains against its exact moments (see the header for the tolerances).
+void check_latent(const ChainDraws& draws, const reference::LatentMoments& exact, bool check_rhat = true) {
+  const std::vector<double> all = flatten(draws);
+  const double mean = mean_of(all);
+  const double sd = sd_of(all);
+  const engines::VariableDiagnostics d = engines::diagnose(draws);
+  const double ess_sd = engines::ess_mean(map_draws(draws, [&](double v) { return (v - mean) * (v - mean); }));
+  INFO("latent " << exact.name << ": mean " << mean << " (exact " << exact.mean << ", mcse " << d.mcse_mean << "), sd "
+                 << sd << " (exact " << exact.stddev << ", ess_sd " << ess_sd << "), r_hat " << d.r_hat << ", ess_bulk "
+                 << d.ess_bulk << ", ess_tail " << d.ess_tail);
+  CHECK(std::abs(mean - exact.mean) <= kSigmas * d.mcse_mean + 1e-12);
+  CHECK(std::abs(sd - exact.stddev) <= kSigmas * 2.0 * exact.stddev / std::sqrt(2.0 * ess_sd) + 1e-12);
+  if (check_rhat) CHECK(d.r_hat < 1.01);
+}
+
+struct RunResult {
+  engines::WeightedTraces posterior;
+  engines::McmcStats stats;
+};
+
+RunResult run(const ModelFunction& forward, const engines::Observations& observations,
+              const engines::MetropolisHastingsOptions& options, std::size_t simulators = 2) {
+  std::vector<std::unique_ptr<engines::InProcessSimulator>> owned;
+  std::vector<engines::Simulator*> pointers;
+  for (std::size_t i = 0; i < simulators; ++i) {
+    owned.push_back(std::make_unique<engines::InProcessSimulator>("model", forward));
+    pointers.push_back(owned.back().get());
+  }
+  RunResult out{engines::WeightedTraces(), {}};
+  out.posterior = engines::metropolis_hastings(pointers, observations, options, {}, &out.stats);
+  return out;
+}
+
+struct ModelCase {
+  std::string model;
+  engines::MhKernel kernel;
+  std::uint64_t draws;
+  std::uint64_t burn_in;
+  std::uint64_t thin;
+};
+
+std::string kernel_name(engines::MhKernel k) { return k == engines::MhKernel::Lightweight ? "lmh" : "rmh"; }
+
+}  // namespace
+
+TEST_CASE("LMH and RMH match the exact posteriors of the reference models with R-hat < 1.01") {
+  using K = engines::MhKernel;
+  const ModelCase c = GENERATE(ModelCase{"gum", K::Lightweight, 5000, 500, 1}, ModelCase{"gum", K::RandomWalk, 5000, 500, 1},
+                               ModelCase{"marsaglia", K::Lightweight, 10000, 2000, 4},
+                               ModelCase{"marsaglia", K::RandomWalk, 10000, 2000, 4},
+                               ModelCase{"branching", K::Lightweight, 10000, 1000, 2},
+                               ModelCase{"branching", K::RandomWalk, 10000, 1000, 2},
+                               ModelCase{"hmm", K::Lightweight, 5000, 1000, 5}, ModelCase{"hmm", K::RandomWalk, 5000, 1000, 5});
+  const reference::ReferenceModel& model = reference::reference_model(c.model);
+  INFO(c.model << " " << kernel_name(c.kernel));
+  const engines::MetropolisHastingsOptions options{
+      .kernel = c.kernel, .chains = 4, .draws = c.draws, .burn_in = c.burn_in, .thin = c.thin, .seed = 17};
+  const RunResult r = run(model.forward, test::to_engine_observations(model.default_observations), options);
+  REQUIRE(r.posterior.size() == 4 * c.draws);
+  REQUIRE(r.stats.chains.size() == 4);
+  for (const engines::ChainStats& s : r.stats.chains) {
+    INFO("chain " << s.chain << ": acceptance " << s.acceptance_rate() << ", reuse " << s.reuse_fraction());
+    CHECK(s.iterations == c.burn_in + c.draws * c.thin);
+    CHECK(s.kept == c.draws);
+    CHECK(s.site_not_reached == 0);
+    CHECK(s.simulator_failures == 0);
+    CHECK(s.acceptance_rate() > 0.01);
+  }
+  const reference::ExactPosterior exact = model.exact_posterior(model.default_observations);
+  for (const reference::LatentMoments& latent : exact.latents) {
+    const ChainDraws draws = engines::chain_draws(r.posterior, latent.name);
+    REQUIRE(draws.size() == 4);
+    if (latent.presence >= 1.0) {
+      check_latent(draws, latent);
+      continue;
+    }
+    // A branch-only latent: its presence as the mean of an indicator, its moments on the draws
+    // that have it (R-hat is not defined on a NaN-holed chain).
+    const ChainDraws present = map_draws(draws, [](double v) { return std::isnan(v) ? 0.0 : 1.0; });
+    const double presence = mean_of(flatten(present));
+    INFO("presence of " << latent.name << ": " << presence << " (exact " << latent.presence << ", mcse "
+                        << engines::mcse_mean(present) << ")");
+    CHECK(std::abs(presence - latent.presence) <= kSigmas * engines::mcse_mean(present));
+    CHECK(engines::rank_normalized_split_rhat(present) < 1.01);
+    std::vector<double> values;
+    for (double v : flatten(draws)) {
+      if (!std::isnan(v)) values.push_back(v);
+    }
+    // SE of the conditional mean: the unconditional ESS scaled by the presence.
+    const double ess = engines::ess_bulk(engines::chain_draws(r.posterior, "r")) * latent.presence;
+    CHECK(std::abs(mean_of(values) - latent.mean) <= kSigmas * latent.stddev / std::sqrt(ess));
+    CHECK(std::abs(sd_of(values) - latent.stddev) <= kSigmas * 2.0 * latent.stddev / std::sqrt(2.0 * ess));
+  }
+  if (c.model == "marsaglia" || c.model == "branching") {
+    // Different trace lengths were visited (the length term of the ratio was exercised).
+    bool lengths_vary = false;
+    for (const engines::ChainStats& s : r.stats.chains) lengths_vary = lengths_vary || s.trace_lengths.min != s.trace_lengths.max;
+    CHECK(lengths_vary);
+  }
+}
+
+namespace {
+
+// A model whose latent changes its support with another latent (the same address "x" each time):
+//   k ~ Categorical(0.3, 0.3, 0.4);  x ~ Uniform(low[k], high[k]);  y ~ Normal(x, 0.7), y = 1.5
+// with [0, 1), [0, 2), [2.5, 3.5). Moving k between 0 and 1 reuses x when it fits, or redraws it
+// and is then irreversible (the reverse move would reuse the new x): the support check and its
+// reversibility condition are both exercised; k = 2 is disjoint from both, reachable only through
+// a redraw (without the support check, pyprob would reuse x outside its support and never leave).
+constexpr std::array<double, 3> kPrior{0.3, 0.3, 0.4};
+constexpr std::array<double, 3> kLow{0.0, 0.0, 2.5};
+constexpr std::array<double, 3> kHigh{1.0, 2.0, 3.5};
+constexpr double kSigma = 0.7;
+constexpr double kY = 1.5;
+
+Tensor support_change_forward() {
+  const double k = sample(Categorical(Tensor({kPrior[0], kPrior[1], kPrior[2]})), {.name = "k", .address = "k"}).item();
+  const auto i = static_cast<std::size_t>(k);
+  const double x = sample(Uniform(kLow[i], kHigh[i]), {.name = "x", .address = "x"}).item();
+  observe(Normal(x, kSigma), {.name = "y", .address = "y"});
+  return x;
+}
+
+double phi(double z) { return std::exp(-0.5 * z * z) / std::sqrt(2.0 * std::numbers::pi); }
+double cdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
+
+// Exact posterior: p(k | y) ∝ prior_k (Phi(b) - Phi(a)) / (high - low) and x | k, y a normal
+// N(y, sigma) truncated to [low, high] (closed-form moments), mixed over k.
+reference::ExactPosterior support_change_exact() {
+  std::array<double, 3> weight{}, mean{}, second{};
+  double total = 0;
+  for (std::size_t k = 0; k < 3; ++k) {
+    const double a = (kLow[k] - kY) / kSigma, b = (kHigh[k] - kY) / kSigma;
+    const double z = cdf(b) - cdf(a);
+    weight[k] = kPrior[k] * z / (kHigh[k] - kLow[k]);
+    total += weight[k];
+    const double m = kY + kSigma * (phi(a) - phi(b)) / z;
+    const double v = kSigma * kSigma * (1 + (a * phi(a) - b * phi(b)) / z - std::pow((phi(a) - phi(b)) / z, 2));
+    mean[k] = m;
+    second[k] = v + m * m;
+  }
+  double k_mean = 0, k_second = 0, x_mean = 0, x_second = 0;
+  for (std::size_t k = 0; k < 3; ++k) {
+    const double p = weight[k] / total;
+    k_mean += p * static_cast<double>(k);
+    k_second += p * static_cast<double>(k * k);
+    x_mean += p * mean[k];
+    x_second += p * second[k];
+  }
+  return {.log_evidence = 0,
+          .latents = {{.name = "k", .mean = k_mean, .stddev = std::sqrt(k_second - k_mean * k_mean)},
+                      {.name = "x", .mean = x_mean, .stddev = std::sqrt(x_second - x_mean * x_mean)}}};
+}
+
+}  // namespace
+
+TEST_CASE("a latent whose support changes: the support check and its reverse condition are exact") {
+  const engines::MhKernel kernel = GENERATE(engines::MhKernel::Lightweight, engines::MhKernel::RandomWalk);
+  INFO(kernel_name(kernel));
+  const engines::Observations observations{{"y", Tensor(kY)}};
+  const engines::MetropolisHastingsOptions options{
+      .kernel = kernel, .chains = 4, .draws = 10000, .burn_in = 1000, .thin = 2, .seed = 3};
+  const RunResult r = run(support_change_forward, observations, options);
+  std::uint64_t redraws = 0, irreversible = 0;
+  for (const engines::ChainStats& s : r.stats.chains) {
+    redraws += s.support_redraws;
+    irreversible += s.irreversible;
+    CHECK(s.reuse_fraction() > 0.0);
+  }
+  CHECK(redraws > 100);       // x left its support and was redrawn
+  CHECK(irreversible > 100);  // ... sometimes where the reverse move would have reused it
+  const reference::ExactPosterior exact = support_change_exact();
+  for (const auto& latent : exact.latents) check_latent(engines::chain_draws(r.posterior, latent.name), latent);
+}
+
+TEST_CASE("results depend on the seed only: not on the number of simulators, nor on failures") {
+  const reference::ReferenceModel& model = reference::reference_model("branching");
+  const auto observations = test::to_engine_observations(model.default_observations);
+  const engines::MetropolisHastingsOptions options{
+      .kernel = engines::MhKernel::RandomWalk, .chains = 3, .draws = 300, .burn_in = 10, .seed = 8};
+  const RunResult one = run(model.forward, observations, options, 1);
+  const RunResult three = run(model.forward, observations, options, 3);
+  CHECK(*one.posterior.column("r") == *three.posterior.column("r"));
+  CHECK(one.posterior.chains() == three.posterior.chains());
+  CHECK(one.posterior.draws() == three.posterior.draws());
+
+  // A simulator that dies before the first draw of every 7th run, and one that dies mid-trace.
+  class Flaky final : public engines::Simulator {
+   public:
+    Flaky(const ModelFunction& forward, int every, bool mid_trace) : forward_(forward), every_(every), mid_(mid_trace) {}
+    std::string model_name() override { return "flaky"; }
+    Tensor run(Handler& handler) override {
+      const bool fail = ++calls_ % every_ == 0;
+      if (fail && !mid_) throw engines::SimulatorFailure("simulated crash");
+      if (!fail) {
+        ScopedHandler scope(handler);
+        return forward_();
+      }
+      // Mid-trace: the handler already saw a draw when the process "dies".
+      handler.on_sample(SampleSite{"r", "r", Poisson(4.0), true});
+      throw engines::SimulatorFailure("simulated crash mid-trace");
+    }
+
+   private:
+    ModelFunction forward_;
+    int every_;
+    bool mid_;
+    int calls_ = 0;
+  };
+  Flaky a(model.forward, 7, false), b(model.forward, 5, true);
+  engines::Simulator* flaky[] = {&a, &b};
+  engines::McmcStats stats;
+  const engines::WeightedTraces posterior = engines::metropolis_hastings(flaky, observations, options, {}, &stats);
+  CHECK(*posterior.column("r") == *one.posterior.column("r"));
+  std::uint64_t failures = 0;
+  for (const auto& s : stats.chains) {
+    failures += s.simulator_failures;
+    CHECK(s.iterations == options.burn_in + options.draws);
+  }
+  CHECK(failures > 50);
+}
+
+TEST_CASE("a simulator that always fails ends the run with EngineError") {
+  class Dead final : public engines::Simulator {
+   public:
+    std::string model_name() override { return "dead"; }
+    Tensor run(Handler&) override { throw engines::SimulatorFailure("dead"); }
+  };
+  Dead dead;
+  engines::Simulator* simulators[] = {&dead};
+  CHECK_THROWS_AS(engines::metropolis_hastings(simulators, {}, {.chains = 2, .draws = 10}), engines::EngineError);
+}
+
+TEST_CASE("a chain can start from a given trace, and is re-executed from it") {
+  // a ~ N(0, 1), y ~ N(a, 0.001), y = 0.3: almost every prior proposal is rejected, so a chain
+  // started at a = 0.3 stays within a few 0.001 of it for its first draws.
+  const ModelFunction forward = [] {
+    const double a = sample(Normal(0.0, 1.0), {.name = "a", .address = "a"}).item();
+    observe(Normal(a, 0.001), {.name = "y", .address = "y"});
+    return Tensor(a);
+  };
+  engines::Trace initial;
+  initial.entries.push_back(engines::TraceEntry{.kind = SiteKind::Sample, .address = "a__Normal__1", .name = "a",
+                                                .distribution = Normal(0.0, 1.0), .value = Tensor(0.3)});
+  engines::MetropolisHastingsOptions options{.chains = 3, .draws = 3, .seed = 1, .initial = initial};
+  const RunResult r = run(forward, {{"y", Tensor(0.3)}}, options);
+  for (double a : *r.posterior.column("a")) CHECK(std::abs(a - 0.3) < 0.01);
+  options.initial.reset();  // from the prior: far away
+  const RunResult prior = run(forward, {{"y", Tensor(0.3)}}, options);
+  bool far = false;
+  for (double a : *prior.posterior.column("a")) far = far || std::abs(a - 0.3) > 0.01;
+  CHECK(far);
+}
+
+TEST_CASE("interruption returns the draws kept so far; options are validated") {
+  const reference::ReferenceModel& model = reference::reference_model("gum");
+  engines::InProcessSimulator simulator("gum", model.forward);
+  engines::Simulator* simulators[] = {&simulator};
+  int polls = 0;
+  engines::EngineCallbacks callbacks{.interrupted = [&] { return ++polls > 50; }};
+  const auto posterior = engines::metropolis_hastings(
+      simulators, test::to_engine_observations(model.default_observations), {.chains = 1, .draws = 1000}, callbacks);
+  CHECK(posterior.size() > 0);
+  CHECK(posterior.size() < 1000);
+  CHECK_THROWS_AS((engines::MetropolisHastingsOptions{.chains = 0}.validate()), std::invalid_argument);
+  CHECK_THROWS_AS((engines::MetropolisHastingsOptions{.draws = 0}.validate()), std::invalid_argument);
+  CHECK_THROWS_AS((engines::MetropolisHastingsOptions{.thin = 0}.validate()), std::invalid_argument);
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the build into a scratch prefix, then configures, builds and runs a downstream
+# simulator that uses find_package(ppx), and one built with pkg-config.
+set -euo pipefail
+build=$1
+work=$2
+here=$(cd "$(dirname "$0")" && pwd)
+rm -rf "$work"
+mkdir -p "$work"
+cmake --install "$build" --prefix "$work/prefix" >/dev/null
+cmake -S "$here" -B "$work/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/build" >/dev/null
+out=$("$work/build/downstream_simulator")
+echo "find_package: $out"
+[[ "$out" =~ ^-?[0-9.e+-]+$ ]]
+flags=$(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --cflags --libs ppx)
+g++ "$here/main.cpp" -o "$work/pkgconfig_simulator" $flags
+out2=$("$work/pkgconfig_simulator")
+echo "pkg-config: $out2"
+[ "$out" = "$out2" ]
+echo "downstream builds: OK"
