@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -30,12 +31,12 @@ inline void do_not_optimize(const T& value) {
 }
 
 struct BenchOptions {
-  double seconds = 1.0;  // per measurement
-  int repeat = 3;        // measurements per row, interleaved across rows; the median is reported
+  int rounds = 10;       // every row is measured once per round, round-robin across the rows
+  double slice = 0.2;    // seconds per measurement
   bool quick = false;
   std::string echo_server;  // internal: serve the raw echo baseline on this endpoint and exit
 
-  // Returns false (after printing usage) when the program should exit with `exit_code`.
+  // Returns false when the program should exit with `exit_code` (help shown, or a bad option).
   bool parse(int argc, char** argv, const char* description, int& exit_code) {
     for (int i = 1; i < argc; ++i) {
       const std::string_view arg = argv[i];
@@ -48,19 +49,22 @@ struct BenchOptions {
       };
       if (arg == "--quick") {
         quick = true;
-        seconds = 0.1;
-        repeat = 1;
-      } else if (arg == "--seconds") {
-        seconds = std::stod(value());
-      } else if (arg == "--repeat") {
-        repeat = std::max(1, std::stoi(value()));
+        rounds = 1;
+        slice = 0.05;
+      } else if (arg == "--rounds") {
+        rounds = std::max(1, std::stoi(value()));
+      } else if (arg == "--slice") {
+        slice = std::stod(value());
       } else if (arg == "--echo-server") {
         echo_server = value();
       } else if (arg == "-h" || arg == "--help") {
-        std::cout << description << "\n\nOptions:\n"
-                  << "  --quick        short run (CI smoke check): 0.1 s per measurement, 1 repeat\n"
-                  << "  --seconds S    seconds per measurement (default 1)\n"
-                  << "  --repeat R     measurements per row, interleaved; the median is shown (default 3)\n";
+        std::cout << description << "\n\n"
+                  << "Every row is measured in `rounds` slices, round-robin across the rows, so load from\n"
+                  << "other processes hits all rows alike; a row shows the median of its slices and a ratio\n"
+                  << "the median of the per-round ratios.\n\nOptions:\n"
+                  << "  --quick        CI smoke check: 1 round of 0.05 s slices\n"
+                  << "  --rounds R     rounds (default 10)\n"
+                  << "  --slice S      seconds per measurement (default 0.2)\n";
         exit_code = 0;
         return false;
       } else {
@@ -84,24 +88,58 @@ inline double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Runs `op()` repeatedly for about `seconds` and returns seconds per call. Calibrates the count
-// first (doubling until 10 ms) so the clock is read only twice in the timed loop.
+// A timed row: `run(n)` performs n operations and returns the seconds they took. The first
+// measurement warms up (run(min_ops), untimed) and calibrates n; later ones reuse the estimate, so
+// the clock is read twice per slice.
+struct Series {
+  std::string label;
+  std::function<double(std::uint64_t n)> run;
+  std::uint64_t min_ops = 1;
+  std::vector<double> per_op;  // seconds per operation, one per round
+  double estimate = 0.0;
+
+  void measure(double seconds) {
+    if (estimate == 0.0) {
+      (void)run(min_ops);
+      std::uint64_t n = min_ops;
+      while (true) {
+        const double t = run(n);
+        estimate = t / static_cast<double>(n);
+        if (t >= std::min(0.02, seconds / 2) || n >= (std::uint64_t{1} << 40)) break;
+        n *= 2;
+      }
+    }
+    const auto n = std::max<std::uint64_t>(min_ops, static_cast<std::uint64_t>(seconds / estimate));
+    const double t = run(n);
+    estimate = t / static_cast<double>(n);
+    per_op.push_back(estimate);
+  }
+  double seconds_per_op() const { return median(per_op); }
+  double per_second() const { return 1.0 / median(per_op); }
+};
+
+// A Series::run for `op()`, one call per operation (a template, so no indirect call per op).
 template <typename Op>
-double seconds_per_op(double seconds, Op&& op) {
-  std::uint64_t n = 1;
-  double elapsed = 0.0;
-  while (true) {
+std::function<double(std::uint64_t)> loop(Op op) {
+  return [op](std::uint64_t n) mutable {
     const auto start = Clock::now();
     for (std::uint64_t i = 0; i < n; ++i) op();
-    elapsed = seconds_since(start);
-    if (elapsed >= 0.01 || n >= (std::uint64_t{1} << 40)) break;
-    n *= 2;
+    return seconds_since(start);
+  };
+}
+
+// Measures every series once per round, round-robin.
+inline void run_rounds(const std::vector<Series*>& series, const BenchOptions& options) {
+  for (int round = 0; round < options.rounds; ++round) {
+    for (Series* s : series) s->measure(options.slice);
   }
-  const auto target = static_cast<std::uint64_t>(static_cast<double>(n) * seconds / std::max(elapsed, 1e-9));
-  n = std::max<std::uint64_t>(target, 1);
-  const auto start = Clock::now();
-  for (std::uint64_t i = 0; i < n; ++i) op();
-  return seconds_since(start) / static_cast<double>(n);
+}
+
+// Median over rounds of a.per_op / b.per_op: a time ratio paired by round (load drifts cancel).
+inline double paired_ratio(const Series& a, const Series& b) {
+  std::vector<double> r;
+  for (std::size_t i = 0; i < a.per_op.size() && i < b.per_op.size(); ++i) r.push_back(a.per_op[i] / b.per_op[i]);
+  return median(r);
 }
 
 // ----- the raw ZeroMQ baseline: REQ/REP echo of a fixed payload -----
@@ -247,6 +285,13 @@ inline std::string fmt(const char* format, double value) {
 
 inline std::string ratio(double value) { return fmt(value >= 100 ? "%.0fx" : value >= 10 ? "%.1fx" : "%.2fx", value); }
 
+inline std::string load_average() {
+  std::ifstream loadavg("/proc/loadavg");
+  std::string load1;
+  loadavg >> load1;
+  return load1;
+}
+
 // One line saying where the numbers came from.
 inline void print_machine(const BenchOptions& options) {
   std::string model = "unknown CPU";
@@ -257,11 +302,9 @@ inline void print_machine(const BenchOptions& options) {
       break;
     }
   }
-  std::ifstream loadavg("/proc/loadavg");
-  std::string load1;
-  loadavg >> load1;
-  std::cout << "machine: " << model << ", " << std::thread::hardware_concurrency() << " cores, load " << load1
-            << "; " << options.seconds << " s per measurement, median of " << options.repeat
+  std::cout << "machine: " << model << ", " << std::thread::hardware_concurrency() << " cores, load "
+            << load_average()
+            << "; " << options.rounds << " round(s) of " << options.slice << " s per row"
             << (options.quick ? " (--quick)" : "") << "\n\n";
 }
 

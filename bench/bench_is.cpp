@@ -26,33 +26,6 @@ using ppx::engines::Simulator;
 
 fs::path program_dir() { return fs::read_symlink("/proc/self/exe").parent_path(); }
 
-// One row: an IS configuration, timed by running enough traces for the measurement time.
-struct Row {
-  std::string label;
-  std::function<double(std::uint64_t traces, std::uint64_t seed)> run;  // returns seconds
-  double rate_estimate = 0.0;  // traces/s, refined by each measurement
-  std::vector<double> rates;   // traces/s, one per repeat
-};
-
-// Runs `row` with a trace count sized for `seconds`; the first call warms up (process start,
-// handshake) and calibrates.
-double measure(Row& row, double seconds, std::uint64_t seed) {
-  if (row.rate_estimate == 0.0) {
-    (void)row.run(64, seed + 1000);  // warm-up, untimed
-    std::uint64_t n = 256;
-    while (true) {
-      const double t = row.run(n, seed + 2000 + n);
-      row.rate_estimate = static_cast<double>(n) / t;
-      if (t >= std::min(0.05, seconds / 2) || n >= (std::uint64_t{1} << 30)) break;
-      n *= 4;
-    }
-  }
-  const auto traces = std::max<std::uint64_t>(64, static_cast<std::uint64_t>(row.rate_estimate * seconds));
-  const double rate = static_cast<double>(traces) / row.run(traces, seed);
-  row.rate_estimate = rate;
-  return rate;
-}
-
 // Importance sampling over `simulators`, timed.
 double run_is(std::span<Simulator* const> simulators, bool whole_trace, std::uint64_t traces, std::uint64_t seed) {
   static const ppx::engines::Observations observations{{"obs0", ppx::reference::gum::kDefaultObs0},
@@ -107,47 +80,52 @@ int bench(const BenchOptions& options) {
   Simulator* const in_process_sims[] = {&in_process};
 
   const std::span<Simulator* const> lock_all(lock_sims), whole_all(whole_sims);
-  std::vector<Row> rows;
-  rows.push_back({"remote lock-step, 1 simulator",
-                  [&](std::uint64_t n, std::uint64_t s) { return run_is(lock_all.first(1), false, n, s); }});
-  rows.push_back({"remote lock-step, 2 simulators",
-                  [&](std::uint64_t n, std::uint64_t s) { return run_is(lock_all, false, n, s); }});
-  rows.push_back({"remote whole-trace K=64, 1 simulator",
-                  [&](std::uint64_t n, std::uint64_t s) { return run_is(whole_all.first(1), true, n, s); }});
-  rows.push_back({"remote whole-trace K=64, 2 simulators",
-                  [&](std::uint64_t n, std::uint64_t s) { return run_is(whole_all, true, n, s); }});
-  rows.push_back({"in-process, 1 thread",
-                  [&](std::uint64_t n, std::uint64_t s) { return run_is(in_process_sims, false, n, s); }});
-
-  std::vector<double> raw;  // round trips per second
-  for (int rep = 0; rep < options.repeat; ++rep) {
-    raw.push_back(1.0 / seconds_per_op(options.seconds, [&] { echo.round_trip(); }));
-    for (auto& row : rows) row.rates.push_back(measure(row, options.seconds, static_cast<std::uint64_t>(rep)));
-  }
+  std::uint64_t seed = 0;
+  // One op = one trace; each measurement is one importance_sampling call of n traces.
+  auto is_series = [&](std::string label, std::span<Simulator* const> sims, bool whole_trace) {
+    Series x;
+    x.label = std::move(label);
+    x.min_ops = 128;
+    x.run = [sims, whole_trace, &seed](std::uint64_t n) { return run_is(sims, whole_trace, n, ++seed); };
+    return x;
+  };
+  Series raw;  // one op = one round trip
+  raw.run = loop([&] { echo.round_trip(); });
+  Series lock_1 = is_series("remote lock-step, 1 simulator", lock_all.first(1), false);
+  Series lock_2 = is_series("remote lock-step, 2 simulators", lock_all, false);
+  Series whole_1 = is_series("remote whole-trace K=64, 1 simulator", whole_all.first(1), true);
+  Series whole_2 = is_series("remote whole-trace K=64, 2 simulators", whole_all, true);
+  Series local = is_series("in-process, 1 thread", in_process_sims, false);
+  run_rounds({&raw, &lock_1, &lock_2, &whole_1, &whole_2, &local}, options);
   echo.quit();
 
-  const double raw_rate = median(raw);
-  const double bound = raw_rate / 4.0;
-  std::vector<double> rate;
-  for (const auto& row : rows) rate.push_back(median(row.rates));
-
+  // Ratios are of rates (traces/s), paired by round: rate(a)/rate(b) = time(b)/time(a).
+  auto speedup = [](const Series& a, const Series& b) { return 1.0 / paired_ratio(a, b); };
+  const double raw_rate = raw.per_second();
   Table table({"IS on gum (obs0=8, obs1=9)", "traces/s", "us/trace", "ratio", "of", "target"});
-  auto add = [&](const std::string& label, double r, double value, const std::string& of, const std::string& target) {
-    table.add({label, fmt("%.0f", r), fmt("%.2f", 1e6 / r), ratio(value), of, target});
+  auto add = [&](const Series& x, double value, const std::string& of, const std::string& target) {
+    table.add({x.label, fmt("%.0f", x.per_second()), fmt("%.2f", x.seconds_per_op() * 1e6), ratio(value), of, target});
   };
   auto verdict = [](bool met, const std::string& what) { return what + (met ? " met" : " MISSED"); };
-  table.add({"raw ZeroMQ ipc round trip, " + std::to_string(payload) + " B (baseline)", fmt("%.0f", raw_rate) + " rt/s",
-             fmt("%.2f", 1e6 / raw_rate) + "/rt", "", "", ""});
-  add("raw rate / 4 (lock-step gum bound)", bound, 1.0, "raw/4", "");
-  add(rows[0].label, rate[0], rate[0] / bound, "raw/4", verdict(rate[0] / bound >= 1 / 1.5, ">= 0.67x"));
-  add(rows[1].label, rate[1], rate[1] / bound, "raw/4", "");
-  add(rows[2].label, rate[2], rate[2] / rate[0], "lock-step 1", verdict(rate[2] / rate[0] >= 20, ">= 20x"));
-  add(rows[3].label, rate[3], rate[3] / rate[1], "lock-step 2", verdict(rate[3] / rate[1] >= 20, ">= 20x"));
-  add(rows[4].label, rate[4], rate[4] / rate[2], "whole-trace 1", verdict(rate[4] / rate[2] >= 10, ">= 10x"));
+  table.add({"raw ZeroMQ ipc round trip, " + std::to_string(payload) + " B (baseline)",
+             fmt("%.0f", raw_rate) + " rt/s", fmt("%.2f", 1e6 / raw_rate) + "/rt", "", "", ""});
+  table.add({"raw rate / 4 (lock-step gum bound)", fmt("%.0f", raw_rate / 4), fmt("%.2f", 4e6 / raw_rate),
+             ratio(1.0), "raw/4", ""});
+  // lock-step vs raw/4: rate(lock)/(rate(raw)/4) = 4 time(raw)/time(lock).
+  const double lock_1_vs_raw = 4.0 * speedup(lock_1, raw);
+  add(lock_1, lock_1_vs_raw, "raw/4", verdict(lock_1_vs_raw >= 1 / 1.5, ">= 0.67x"));
+  add(lock_2, 4.0 * speedup(lock_2, raw), "raw/4", "");
+  const double whole_1_vs_lock = speedup(whole_1, lock_1);
+  const double whole_2_vs_lock = speedup(whole_2, lock_2);
+  const double local_vs_whole = speedup(local, whole_1);
+  add(whole_1, whole_1_vs_lock, "lock-step 1", verdict(whole_1_vs_lock >= 20, ">= 20x"));
+  add(whole_2, whole_2_vs_lock, "lock-step 2", verdict(whole_2_vs_lock >= 20, ">= 20x"));
+  add(local, local_vs_whole, "whole-trace 1", verdict(local_vs_whole >= 10, ">= 10x"));
   table.print();
-  std::cout << "2-simulator scaling: lock-step " << ratio(rate[1] / rate[0]) << ", whole-trace "
-            << ratio(rate[3] / rate[2]) << " (this machine has " << std::thread::hardware_concurrency()
-            << " cores; the engine and ZeroMQ threads share them)\n";
+  std::cout << "2-simulator scaling: lock-step " << ratio(speedup(lock_2, lock_1)) << ", whole-trace "
+            << ratio(speedup(whole_2, whole_1)) << " (" << std::thread::hardware_concurrency()
+            << " cores shared by the engine, the simulators and ZeroMQ's I/O threads)\n";
+  std::cout << "\nload at the end: " << load_average() << '\n';
   return 0;
 }
 

@@ -6,9 +6,7 @@
 //       REQ/REP echo of a payload the size of a scalar Sample, on ipc:// and tcp://127.0.0.1;
 //   (c) random choices per second for a 100-choice trace: lock-step against whole-trace runs.
 // Simulator and echo server run on threads of this process, each with its own ZeroMQ context.
-#include <cstring>
 #include <memory>
-#include <optional>
 
 #include "bench_common.h"
 #include "ppx/ppx.h"
@@ -116,76 +114,87 @@ proto::Sample tensor_sample() {
 struct CodecCase {
   std::string label;
   proto::Message message;
-  std::size_t bytes = 0;
-  std::vector<double> copy, encode, decode, both;  // seconds per op, one per repeat
+  std::vector<std::uint8_t> wire;
+  Series copy, encode, decode, both;
 };
 
-void bench_codec(const BenchOptions& options, double& codec_per_round_trip) {
-  std::vector<CodecCase> cases;
-  cases.push_back({"Sample(Normal), scalar", scalar_sample()});
-  cases.push_back({"SampleResult, scalar", proto::SampleResult{0.5}});
-  cases.push_back({"Sample(Normal), 20x35x35", tensor_sample()});
-  proto::Encoder encoder;
-  for (auto& c : cases) c.bytes = encoder.encode(c.message).size();
+// Returns the codec work of one lock-step round trip (Sample + SampleResult, encode+decode).
+double bench_codec(const BenchOptions& options) {
+  std::vector<std::unique_ptr<CodecCase>> cases;
+  auto add_case = [&](std::string label, proto::Message message) {
+    auto c = std::make_unique<CodecCase>();
+    c->label = std::move(label);
+    c->message = std::move(message);
+    c->wire = proto::encode(c->message);
+    cases.push_back(std::move(c));
+  };
+  add_case("Sample(Normal), scalar", scalar_sample());
+  add_case("SampleResult, scalar", proto::SampleResult{0.5});
+  add_case("Sample(Normal), 20x35x35", tensor_sample());
 
-  for (int rep = 0; rep < options.repeat; ++rep) {
-    for (auto& c : cases) {
-      const std::vector<std::uint8_t> wire = proto::encode(c.message);
-      const std::span<const std::uint8_t> bytes(wire);
-      // Baseline: the bytes into a fresh buffer and out into another (what any owning codec must do).
-      c.copy.push_back(seconds_per_op(options.seconds, [&] {
-        std::vector<std::uint8_t> in(bytes.begin(), bytes.end());
-        do_not_optimize(in.data());
-        std::vector<std::uint8_t> out(in.begin(), in.end());
-        do_not_optimize(out.data());
-      }));
-      c.encode.push_back(seconds_per_op(options.seconds, [&] {
-        const auto out = encoder.encode(c.message);
-        do_not_optimize(out.data());
-      }));
-      c.decode.push_back(seconds_per_op(options.seconds, [&] {
-        const proto::Message m = proto::decode(bytes);
-        do_not_optimize(m);
-      }));
-      c.both.push_back(seconds_per_op(options.seconds, [&] {
-        const proto::Message m = proto::decode(encoder.encode(c.message));
-        do_not_optimize(m);
-      }));
-    }
+  proto::Encoder encoder;
+  std::vector<Series*> series;
+  for (auto& owned : cases) {
+    CodecCase& c = *owned;
+    const std::span<const std::uint8_t> bytes(c.wire);
+    // Baseline: the bytes into a fresh buffer and out into another (what any owning codec must do).
+    c.copy.run = loop([bytes] {
+      std::vector<std::uint8_t> in(bytes.begin(), bytes.end());
+      do_not_optimize(in.data());
+      std::vector<std::uint8_t> out(in.begin(), in.end());
+      do_not_optimize(out.data());
+    });
+    c.encode.run = loop([&encoder, &c] {
+      const auto out = encoder.encode(c.message);
+      do_not_optimize(out.data());
+    });
+    c.decode.run = loop([bytes] {
+      const proto::Message m = proto::decode(bytes);
+      do_not_optimize(m);
+    });
+    c.both.run = loop([&encoder, &c] {
+      const proto::Message m = proto::decode(encoder.encode(c.message));
+      do_not_optimize(m);
+    });
+    for (Series* x : {&c.copy, &c.encode, &c.decode, &c.both}) series.push_back(x);
   }
+  run_rounds(series, options);
 
   Table table({"(a) codec", "bytes", "ns/op", "MB/s", "vs copy"});
-  for (const auto& c : cases) {
-    const double base = median(c.copy);
-    auto row = [&](const std::string& what, double seconds, bool with_ratio) {
-      table.add({c.label + ": " + what, std::to_string(c.bytes), fmt("%.0f", seconds * 1e9),
-                 fmt("%.0f", static_cast<double>(c.bytes) / seconds / 1e6), with_ratio ? ratio(seconds / base) : ""});
+  for (const auto& owned : cases) {
+    const CodecCase& c = *owned;
+    auto row = [&](const std::string& what, const Series& x, bool with_ratio) {
+      const double t = x.seconds_per_op();
+      table.add({c.label + ": " + what, std::to_string(c.wire.size()), fmt("%.0f", t * 1e9),
+                 fmt("%.0f", static_cast<double>(c.wire.size()) / t / 1e6),
+                 with_ratio ? ratio(paired_ratio(x, c.copy)) : ""});
     };
-    row("copy in+out (baseline)", base, true);
-    row("encode", median(c.encode), false);
-    row("decode", median(c.decode), false);
-    row("encode+decode", median(c.both), true);
+    row("copy in+out (baseline)", c.copy, true);
+    row("encode", c.encode, false);
+    row("decode", c.decode, false);
+    row("encode+decode", c.both, true);
   }
   table.print();
-  // A lock-step round trip encodes and decodes one Sample and one SampleResult.
-  codec_per_round_trip = median(cases[0].both) + median(cases[1].both);
+  const double per_round_trip = cases[0]->both.seconds_per_op() + cases[1]->both.seconds_per_op();
   std::cout << "codec work per lock-step round trip (Sample + SampleResult, encode+decode): "
-            << fmt("%.2f", codec_per_round_trip * 1e6) << " us\n\n";
+            << fmt("%.2f", per_round_trip * 1e6) << " us\n\n";
+  return per_round_trip;
 }
 
 // ----- (b) round trips, (c) choices per second -----
 
+constexpr double kRoundTripsPerTrace = kChoices + 1;  // Run->Sample, ..., SampleResult->RunResult
+
 struct Transport {
   std::string name;
-  std::string echo_endpoint;
-  std::string poll_echo_endpoint;
-  std::string shim_endpoint;
+  std::string echo_endpoint, poll_echo_endpoint, shim_endpoint;
   std::unique_ptr<std::thread> echo_thread, poll_echo_thread;
   std::unique_ptr<EchoClient> echo, poll_echo;
   std::unique_ptr<ServedModel> served;
   std::unique_ptr<HandDrivenEngine> hand;
   std::unique_ptr<ppx::server::RemoteSimulator> remote;
-  std::vector<double> raw, raw_poll, shim_hand, shim_remote;  // seconds per round trip, one per repeat
+  FixedHandler handler;
+  Series raw, raw_poll, shim_hand, shim_remote;  // one op = one round trip (raw) or one trace (shim)
 };
 
 void bench_round_trips(const BenchOptions& options, double codec_per_round_trip) {
@@ -193,21 +202,28 @@ void bench_round_trips(const BenchOptions& options, double codec_per_round_trip)
   const std::size_t payload = proto::encode(scalar_sample()).size();
 
   const SocketDir sockets;
-  std::vector<Transport> transports(2);
-  transports[0].name = "ipc";
-  transports[0].echo_endpoint = sockets.endpoint("echo");
-  transports[0].poll_echo_endpoint = sockets.endpoint("poll-echo");
-  transports[0].shim_endpoint = sockets.endpoint("shim");
-  transports[1].name = "tcp";
-  transports[1].echo_endpoint = free_tcp_endpoint();
-  transports[1].poll_echo_endpoint = free_tcp_endpoint();
-  transports[1].shim_endpoint = free_tcp_endpoint();
-  if (transports[1].shim_endpoint == transports[1].echo_endpoint ||
-      transports[1].shim_endpoint == transports[1].poll_echo_endpoint ||
-      transports[1].echo_endpoint == transports[1].poll_echo_endpoint) {
+  std::vector<std::unique_ptr<Transport>> transports;
+  transports.push_back(std::make_unique<Transport>());
+  transports.push_back(std::make_unique<Transport>());
+  Transport& ipc_transport = *transports[0];
+  ipc_transport.name = "ipc";
+  ipc_transport.echo_endpoint = sockets.endpoint("echo");
+  ipc_transport.poll_echo_endpoint = sockets.endpoint("poll-echo");
+  ipc_transport.shim_endpoint = sockets.endpoint("shim");
+  Transport& tcp_transport = *transports[1];
+  tcp_transport.name = "tcp";
+  tcp_transport.echo_endpoint = free_tcp_endpoint();
+  tcp_transport.poll_echo_endpoint = free_tcp_endpoint();
+  tcp_transport.shim_endpoint = free_tcp_endpoint();
+  if (tcp_transport.shim_endpoint == tcp_transport.echo_endpoint ||
+      tcp_transport.shim_endpoint == tcp_transport.poll_echo_endpoint ||
+      tcp_transport.echo_endpoint == tcp_transport.poll_echo_endpoint) {
     throw std::runtime_error("could not find three free tcp ports");
   }
-  for (auto& t : transports) {
+
+  std::vector<Series*> series;
+  for (auto& owned : transports) {
+    Transport& t = *owned;
     t.echo_thread = std::make_unique<std::thread>(
         [endpoint = t.echo_endpoint] { serve_echo(endpoint, std::chrono::seconds(60), Wait::Blocking); });
     t.poll_echo_thread = std::make_unique<std::thread>(
@@ -217,71 +233,59 @@ void bench_round_trips(const BenchOptions& options, double codec_per_round_trip)
     t.served = std::make_unique<ServedModel>(model, t.shim_endpoint);
     t.hand = std::make_unique<HandDrivenEngine>(t.shim_endpoint);
     t.remote = std::make_unique<ppx::server::RemoteSimulator>(t.shim_endpoint, ppx::server::RemoteOptions{});
-    // Warm up: connections made, handshake done, first trace run.
-    t.echo->round_trip();
-    t.poll_echo->round_trip();
-    (void)t.hand->trace();
-    FixedHandler handler;
-    (void)t.remote->run(handler);
+    t.raw.run = loop([&t] { t.echo->round_trip(); });
+    t.raw_poll.run = loop([&t] { t.poll_echo->round_trip(); });
+    t.shim_hand.run = loop([&t] { (void)t.hand->trace(); });
+    t.shim_remote.run = loop([&t] { (void)t.remote->run(t.handler); });
+    for (Series* x : {&t.raw, &t.raw_poll, &t.shim_hand, &t.shim_remote}) series.push_back(x);
   }
 
   // (c) runs on ipc, the transport ppxd uses for the simulators it starts.
-  ppx::server::RemoteSimulator& ipc = *transports[0].remote;
+  ppx::server::RemoteSimulator& ipc = *ipc_transport.remote;
   if (!ipc.supports_unsteered()) throw std::runtime_error("the shim does not offer whole-trace runs");
-  std::vector<double> lock_step, whole_1, whole_64;  // seconds per trace
+  std::uint64_t seed = 0;
+  Series lock_step, whole_1, whole_64;  // one op = one trace, or one request of K traces
+  lock_step.run = loop([&] { (void)ipc.run(ipc_transport.handler); });
+  whole_1.run = loop([&] { do_not_optimize(ipc.run_unsteered({.count = 1, .seed = ++seed}).size()); });
+  whole_64.run = loop([&] { do_not_optimize(ipc.run_unsteered({.count = 64, .seed = ++seed}).size()); });
+  for (Series* x : {&lock_step, &whole_1, &whole_64}) series.push_back(x);
 
-  constexpr double kRoundTripsPerTrace = kChoices + 1;  // Run->Sample ... SampleResult->RunResult
-  FixedHandler handler;
-  for (int rep = 0; rep < options.repeat; ++rep) {
-    for (auto& t : transports) {
-      t.raw.push_back(seconds_per_op(options.seconds, [&] { t.echo->round_trip(); }));
-      t.raw_poll.push_back(seconds_per_op(options.seconds, [&] { t.poll_echo->round_trip(); }));
-      t.shim_hand.push_back(seconds_per_op(options.seconds, [&] { (void)t.hand->trace(); }) / kRoundTripsPerTrace);
-      t.shim_remote.push_back(seconds_per_op(options.seconds, [&] { (void)t.remote->run(handler); }) /
-                              kRoundTripsPerTrace);
-    }
-    lock_step.push_back(seconds_per_op(options.seconds, [&] { (void)ipc.run(handler); }));
-    std::uint64_t seed = 0;
-    whole_1.push_back(seconds_per_op(options.seconds, [&] {
-      const auto traces = ipc.run_unsteered({.count = 1, .seed = ++seed});
-      do_not_optimize(traces.size());
-    }));
-    whole_64.push_back(seconds_per_op(options.seconds, [&] {
-      const auto traces = ipc.run_unsteered({.count = 64, .seed = ++seed});
-      do_not_optimize(traces.size());
-    }) / 64.0);
-  }
+  run_rounds(series, options);
 
   Table table({"(b) one round trip", "us/round trip", "vs raw", "target"});
-  for (const auto& t : transports) {
-    const double raw = median(t.raw);
-    const double raw_poll = median(t.raw_poll);
-    const double hand = median(t.shim_hand);
-    const double remote = median(t.shim_remote);
+  for (const auto& owned : transports) {
+    const Transport& t = *owned;
+    const double raw = t.raw.seconds_per_op();
+    const double remote_ratio = paired_ratio(t.shim_remote, t.raw) / kRoundTripsPerTrace;
     table.add({t.name + ": raw ZeroMQ REQ/REP echo, " + std::to_string(payload) + " B (baseline)",
                fmt("%.2f", raw * 1e6), ratio(1.0), ""});
-    table.add({t.name + ": raw echo, poll then recv on both sides (as the shim)", fmt("%.2f", raw_poll * 1e6),
-               ratio(raw_poll / raw), ""});
-    table.add({t.name + ": shim, hand-driven REQ + codec engine", fmt("%.2f", hand * 1e6), ratio(hand / raw), ""});
-    table.add({t.name + ": shim, RemoteSimulator engine", fmt("%.2f", remote * 1e6), ratio(remote / raw),
-               remote / raw < 1.25 ? "< 1.25x met" : "< 1.25x MISSED"});
+    table.add({t.name + ": raw echo, poll then recv on both sides (as the shim)",
+               fmt("%.2f", t.raw_poll.seconds_per_op() * 1e6), ratio(paired_ratio(t.raw_poll, t.raw)), ""});
+    table.add({t.name + ": shim, hand-driven REQ + codec engine",
+               fmt("%.2f", t.shim_hand.seconds_per_op() / kRoundTripsPerTrace * 1e6),
+               ratio(paired_ratio(t.shim_hand, t.raw) / kRoundTripsPerTrace), ""});
+    table.add({t.name + ": shim, RemoteSimulator engine",
+               fmt("%.2f", t.shim_remote.seconds_per_op() / kRoundTripsPerTrace * 1e6), ratio(remote_ratio),
+               remote_ratio < 1.25 ? "< 1.25x met" : "< 1.25x MISSED"});
   }
   table.print();
   std::cout << "shim rows: a " << kChoices << "-choice lock-step trace divided by its " << kChoices + 1
-            << " round trips; codec alone accounts for " << fmt("%.2f", codec_per_round_trip * 1e6)
-            << " us of each\n\n";
+            << " round trips; the codec's share of each is " << fmt("%.2f", codec_per_round_trip * 1e6)
+            << " us (from (a))\n\n";
 
-  const double base = median(lock_step);
   Table choices({"(c) 100-choice trace over ipc", "choices/s", "us/trace", "vs lock-step"});
-  auto row = [&](const std::string& what, double per_trace) {
-    choices.add({what, fmt("%.0f", kChoices / per_trace), fmt("%.1f", per_trace * 1e6), ratio(base / per_trace)});
+  auto row = [&](const std::string& what, const Series& x, double traces_per_op) {
+    const double per_trace = x.seconds_per_op() / traces_per_op;
+    choices.add({what, fmt("%.0f", kChoices / per_trace), fmt("%.1f", per_trace * 1e6),
+                 ratio(traces_per_op / paired_ratio(x, lock_step))});
   };
-  row("lock-step, RemoteSimulator::run (baseline)", base);
-  row("whole-trace, run_unsteered K=1", median(whole_1));
-  row("whole-trace, run_unsteered K=64", median(whole_64));
+  row("lock-step, RemoteSimulator::run (baseline)", lock_step, 1);
+  row("whole-trace, run_unsteered K=1", whole_1, 1);
+  row("whole-trace, run_unsteered K=64", whole_64, 64);
   choices.print();
 
-  for (auto& t : transports) {
+  for (auto& owned : transports) {
+    Transport& t = *owned;
     t.echo->quit();
     t.echo_thread->join();
     t.poll_echo->quit();
@@ -304,9 +308,9 @@ int main(int argc, char** argv) {
   }
   try {
     print_machine(options);
-    double codec_per_round_trip = 0.0;
-    bench_codec(options, codec_per_round_trip);
+    const double codec_per_round_trip = bench_codec(options);
     bench_round_trips(options, codec_per_round_trip);
+    std::cout << "\nload at the end: " << load_average() << '\n';
   } catch (const std::exception& e) {
     std::cerr << "bench_protocol: " << e.what() << '\n';
     return 1;

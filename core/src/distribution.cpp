@@ -734,6 +734,23 @@ class BroadcastWalker {
   std::array<std::size_t, kMaxOperands> offsets_{};
 };
 
+// Offsets when every operand is a scalar (offset 0) or full-size (offset = element index).
+class LinearOffsets {
+ public:
+  LinearOffsets(const Operand* ops, std::size_t count) : count_(count) {
+    for (std::size_t k = 0; k < count; ++k) step_[k] = ops[k].numel == 1 ? 0 : 1;
+  }
+  std::size_t offset(std::size_t k) const { return offsets_[k]; }
+  void next() {
+    for (std::size_t k = 0; k < count_; ++k) offsets_[k] += step_[k];
+  }
+
+ private:
+  std::size_t count_;
+  std::array<std::size_t, kMaxOperands> step_{};
+  std::array<std::size_t, kMaxOperands> offsets_{};
+};
+
 // The parameters seen as a batch of elements, each handed to the row functions as (p, n).
 class Batch {
  public:
@@ -773,8 +790,19 @@ class Batch {
     if (extra) ops[count++] = *extra;
     if (!broadcast(ops.data(), count, out)) return false;
     const std::size_t total = shape_numel(out);
-    BroadcastWalker walker(out, ops.data(), count);
     std::array<double, 4> gathered{};
+    // Common case (a calorimeter's 24,500 voxels): every operand is a scalar or has the full
+    // shape, so offsets are 0 or the element index and no strided walk is needed.
+    bool linear = true;
+    for (std::size_t k = 0; k < count; ++k) linear = linear && (ops[k].numel == 1 || ops[k].numel == total);
+    if (linear) {
+      LinearOffsets offsets(ops.data(), count);
+      for (std::size_t i = 0; i < total; ++i, offsets.next()) {
+        if (!f(element(offsets, gathered), n(), offsets)) break;
+      }
+      return true;
+    }
+    BroadcastWalker walker(out, ops.data(), count);
     for (std::size_t i = 0; i < total; ++i, walker.next()) {
       if (!f(element(walker, gathered), n(), walker)) break;
     }
@@ -790,7 +818,8 @@ class Batch {
   std::size_t n() const { return row_.categories_last ? categories_ : params_.size(); }
 
  private:
-  const double* element(const BroadcastWalker& w, std::array<double, 4>& gathered) const {
+  template <class Offsets>
+  const double* element(const Offsets& w, std::array<double, 4>& gathered) const {
     if (row_.categories_last) return params_[0].data().data() + w.offset(0) * categories_;
     for (std::size_t k = 0; k < params_.size(); ++k) gathered[k] = params_[k][w.offset(k)];
     return gathered.data();
@@ -860,7 +889,7 @@ void validate(const Row& row, const std::vector<Tensor>& params) {
     return;
   }
   Shape out;
-  const bool ok = batch.for_each(nullptr, out, [&](const double* p, std::size_t n, const BroadcastWalker&) {
+  const bool ok = batch.for_each(nullptr, out, [&](const double* p, std::size_t n, const auto&) {
     check(p, n);
     return true;
   });
@@ -893,7 +922,7 @@ Tensor per_element(const Row& row, const std::vector<Tensor>& params, F&& f) {
   }
   Shape out;
   std::vector<double> data;
-  batch.for_each(nullptr, out, [&](const double* p, std::size_t n, const BroadcastWalker&) {
+  batch.for_each(nullptr, out, [&](const double* p, std::size_t n, const auto&) {
     data.push_back(f(p, n));
     return true;
   });
@@ -974,7 +1003,7 @@ double Distribution::log_prob(const Tensor& value) const {
   const double* data = value.data().data();
   const std::size_t value_index = batch.operand_count();
   const bool ok = batch.for_each(&value_operand, out,
-                                 [&](const double* p, std::size_t n, const BroadcastWalker& w) {
+                                 [&](const double* p, std::size_t n, const auto& w) {
                                    const double lp = element_log_prob(p, n, data[w.offset(value_index)]);
                                    if (lp == kMinusInf) {
                                      total = kMinusInf;
@@ -1006,7 +1035,7 @@ bool Distribution::in_support(const Tensor& value) const {
   bool inside = true;
   const std::size_t value_index = batch.operand_count();
   const bool ok = batch.for_each(&value_operand, out,
-                                 [&](const double* p, std::size_t n, const BroadcastWalker& w) {
+                                 [&](const double* p, std::size_t n, const auto& w) {
                                    const double x = value[w.offset(value_index)];
                                    inside = !std::isnan(x) && row.in_support(p, n, x);
                                    return inside;

@@ -19,13 +19,14 @@ namespace {
 class ProgressThrottle {
  public:
   explicit ProgressThrottle(const EngineCallbacks& callbacks) : callbacks_(callbacks) {}
-  void report(const WeightedTraces& posterior, std::uint64_t done, std::uint64_t total, std::uint64_t failures) {
+  void report(const WeightedTraces& posterior, std::uint64_t done, std::uint64_t total,
+              const std::atomic<std::uint64_t>& failures) {
     if (!callbacks_.progress) return;
     const auto now = std::chrono::steady_clock::now();
     if (done != total && now - last_ < std::chrono::milliseconds(100)) return;
     last_ = now;
     callbacks_.progress(Progress{done, total, posterior.ess(),
-                                 std::chrono::duration<double>(now - start_).count(), failures});
+                                 std::chrono::duration<double>(now - start_).count(), failures.load()});
   }
 
  private:
@@ -41,7 +42,7 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
   options.validate();
   WeightedTraces posterior(options.keep_traces);
   ProgressThrottle progress(callbacks);
-  std::uint64_t failures = 0;
+  std::atomic<std::uint64_t> failures{0};
 
   // Whole-trace runs when every simulator that answers offers them; one that cannot answer now
   // is left to the work pool's failure handling (and falls back to lock-step if it lacks them).
@@ -88,8 +89,9 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
         .on_complete = [&](std::uint64_t, std::vector<Trace>&& traces) {
           for (Trace& t : traces) posterior.add(std::move(t));
           progress.report(posterior, posterior.size() + posterior.dropped(), options.traces, failures);
-        }};
-    failures = run_work_pool(simulators, spec, callbacks).failures;
+        },
+        .failures = &failures};
+    run_work_pool(simulators, spec, callbacks);
   } else {
     WorkPoolSpec<Trace> spec{
         .items = options.traces,
@@ -100,8 +102,9 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
         .on_complete = [&](std::uint64_t, Trace&& trace) {
           posterior.add(std::move(trace));
           progress.report(posterior, posterior.size() + posterior.dropped(), options.traces, failures);
-        }};
-    failures = run_work_pool(simulators, spec, callbacks).failures;
+        },
+        .failures = &failures};
+    run_work_pool(simulators, spec, callbacks);
   }
   return posterior;
 }

@@ -335,21 +335,24 @@ struct ChainState {
   }
 };
 
-// Progress from any chain's thread, at most every 100 ms and at the end.
+// Progress from any chain's thread, at most every 100 ms and at the end; the clock is checked
+// without the lock so that chains do not serialise on it.
 class SharedProgress {
  public:
   SharedProgress(const EngineCallbacks& callbacks, std::uint64_t total) : callbacks_(callbacks), total_(total) {}
   void step(std::uint64_t failures) {
     const std::uint64_t done = ++done_;
     if (!callbacks_.progress) return;
-    std::lock_guard lock(mutex_);
     const auto now = std::chrono::steady_clock::now();
-    if (done != total_ && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
+    const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_).count();
+    if (done != total_ && now_ns - last_ns_.load(std::memory_order_relaxed) < 100'000'000) return;
+    std::lock_guard lock(mutex_);
+    if (done != total_ && now_ns - last_ns_.load(std::memory_order_relaxed) < 100'000'000) return;
+    last_ns_.store(now_ns, std::memory_order_relaxed);
     callbacks_.progress(Progress{.done = done,
                                  .total = total_,
                                  .ess = 0.0,  // computed at the end (diagnostics.h), not while running
-                                 .elapsed_seconds = std::chrono::duration<double>(now - start_).count(),
+                                 .elapsed_seconds = static_cast<double>(now_ns) * 1e-9,
                                  .failures = failures});
   }
 
@@ -359,7 +362,7 @@ class SharedProgress {
   std::atomic<std::uint64_t> done_{0};
   std::mutex mutex_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point last_{};
+  std::atomic<std::int64_t> last_ns_{-1'000'000'000};
 };
 
 }  // namespace

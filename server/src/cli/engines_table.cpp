@@ -1,8 +1,16 @@
 // The engines `ppx infer --engine` can run: one entry each.
+#include <chrono>
 #include <cmath>
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 
 #include "infer.h"
+#include "ppx/engines/diagnostics.h"
 #include "ppx/engines/importance_sampling.h"
+#include "ppx/engines/mcmc.h"
+#include "ppx/server/observations.h"
 
 namespace ppx::cli {
 namespace {
@@ -25,11 +33,151 @@ EngineOutcome run_importance_sampling(const InferContext& context) {
   return outcome;
 }
 
+// --init: "prior", or "@FILE.json" holding a JSON object {"<full address>": value, ...} (a value
+// is a number or a nested array), e.g. {"mu__Normal__1": 7.2}. The chains start from a
+// re-execution that reuses these values; addresses the run does not reach are ignored, and
+// samples the file lacks (or whose value is outside their support) are drawn from the prior.
+std::optional<engines::Trace> initial_trace(const std::string& init) {
+  if (init == "prior") return std::nullopt;
+  if (init.empty() || init.front() != '@') {
+    throw std::invalid_argument("--init must be 'prior' or @FILE.json, got '" + init + "'");
+  }
+  const std::string path = init.substr(1);
+  std::ifstream file(path);
+  if (!file) throw std::invalid_argument("--init: cannot read '" + path + "'");
+  std::stringstream text;
+  text << file.rdbuf();
+  nlohmann::json object;
+  try {
+    object = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument("--init: '" + path + "' is not JSON: " + e.what());
+  }
+  if (!object.is_object()) {
+    throw std::invalid_argument("--init: '" + path + "' must hold an object {\"<full address>\": value, ...}");
+  }
+  engines::Trace trace;
+  for (const auto& [address, value] : object.items()) {
+    try {
+      trace.entries.push_back(engines::TraceEntry{.kind = SiteKind::Sample,
+                                                  .address = address,
+                                                  .value = server::tensor_from_json_text(value.dump())});
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("--init: value of '" + address + "': " + e.what());
+    }
+  }
+  return trace;
+}
+
+// LMH and RMH: one function, parameterised by the kernel.
+EngineOutcome run_metropolis_hastings(const InferContext& context, engines::MhKernel kernel) {
+  const InferOptions& o = context.options;
+  engines::MetropolisHastingsOptions options{
+      .kernel = kernel,
+      .chains = o.chains > 0 ? o.chains : static_cast<std::uint32_t>(context.simulators.size()),
+      .draws = o.traces,
+      .burn_in = o.burn_in,
+      .thin = o.thin,
+      .seed = o.seed,
+      .initial = initial_trace(o.init)};
+  engines::McmcStats stats;
+  const auto start = std::chrono::steady_clock::now();
+  EngineOutcome outcome{
+      engines::metropolis_hastings(context.simulators, context.observations, options, context.callbacks, &stats)};
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const engines::WeightedTraces& post = outcome.posterior;
+  outcome.chains = true;
+  outcome.options = {{"kernel", kernel == engines::MhKernel::Lightweight ? "lightweight" : "random_walk"},
+                     {"chains", options.chains},
+                     {"draws_per_chain", options.draws},
+                     {"burn_in", options.burn_in},
+                     {"thin", options.thin},
+                     {"seed", options.seed},
+                     {"init", o.init}};
+
+  // Per chain, and totals for the printed summary.
+  nlohmann::json chains = nlohmann::json::array();
+  std::uint64_t iterations = 0, accepted = 0, proposed = 0, reused = 0, not_reached = 0, redraws = 0,
+                irreversible = 0, failures = 0;
+  for (const engines::ChainStats& s : stats.chains) {
+    chains.push_back({{"chain", s.chain},
+                      {"iterations", s.iterations},
+                      {"kept", s.kept},
+                      {"acceptance_rate", s.acceptance_rate()},
+                      {"reuse_fraction", s.reuse_fraction()},
+                      {"support_redraws", s.support_redraws},
+                      {"irreversible_proposals", s.irreversible},
+                      {"site_not_reached", s.site_not_reached},
+                      {"simulator_failures", s.simulator_failures},
+                      {"trace_length",
+                       {{"min", s.trace_lengths.min}, {"mean", s.trace_lengths.mean}, {"max", s.trace_lengths.max}}}});
+    iterations += s.iterations;
+    accepted += s.accepted;
+    proposed += s.proposed_values;
+    reused += s.reused_values;
+    not_reached += s.site_not_reached;
+    redraws += s.support_redraws;
+    irreversible += s.irreversible;
+    failures += s.simulator_failures;
+    if (s.iterations > 0 && s.accepted == 0) {
+      outcome.warnings.push_back(fmt::format("chain {} accepted none of its {} proposals", s.chain, s.iterations));
+    }
+  }
+  const auto ratio = [](std::uint64_t a, std::uint64_t b) { return b > 0 ? static_cast<double>(a) / b : 0.0; };
+  outcome.diagnostics = {{"chains", chains},
+                         {"mh_iterations", iterations},
+                         {"mh_iterations_per_second", seconds > 0 ? static_cast<double>(iterations) / seconds : 0.0},
+                         {"acceptance_rate", ratio(accepted, iterations)},
+                         {"reuse_fraction", ratio(reused, proposed)},
+                         {"support_redraws", redraws},
+                         {"irreversible_proposals", irreversible},
+                         {"site_not_reached", not_reached},
+                         {"iterations_re_run_after_failures", failures}};
+
+  // Per named scalar: rank-normalised split R-hat, bulk and tail ESS, MCSE of the mean.
+  const std::size_t chain_count = stats.chains.size();
+  for (const std::string& name : server::summary_variables(post)) {
+    const engines::ChainDraws draws = engines::chain_draws(post, name);
+    bool some_missing = false, some_present = false;
+    for (const auto& chain : draws) {
+      for (double v : chain) (std::isnan(v) ? some_missing : some_present) = true;
+    }
+    if (some_missing && some_present) {
+      outcome.warnings.push_back(name + " is absent from some draws: its R-hat and ESS are not defined");
+      continue;
+    }
+    const engines::VariableDiagnostics d = engines::diagnose(draws);
+    outcome.variable_diagnostics[name] = {
+        {"r_hat", d.r_hat}, {"ess_bulk", d.ess_bulk}, {"ess_tail", d.ess_tail}, {"mcse_mean", d.mcse_mean}};
+    if (d.r_hat > 1.01) {
+      outcome.warnings.push_back(fmt::format("{}: R-hat {:.3f} > 1.01: the chains have not mixed; run longer", name, d.r_hat));
+    }
+    if (d.ess_bulk < 100.0 * static_cast<double>(chain_count)) {
+      outcome.warnings.push_back(fmt::format("{}: bulk ESS {:.0f} is below 100 per chain ({} chains); run longer",
+                                             name, d.ess_bulk, chain_count));
+    }
+  }
+  if (chain_count == 1) {
+    outcome.warnings.push_back("one chain: R-hat only compares its two halves; run several chains (--chains K)");
+  }
+  if (not_reached > 0) {
+    outcome.warnings.push_back(fmt::format(
+        "{} proposals did not reach their site on re-execution and were rejected: the simulator is not "
+        "deterministic given its samples (randomness outside ppx::sample?)",
+        not_reached));
+  }
+  return outcome;
+}
+
 }  // namespace
 
 const std::vector<EngineEntry>& engine_table() {
   static const std::vector<EngineEntry> table = {
       {"is", "importance sampling with the prior as proposal", run_importance_sampling},
+      {"lmh", "lightweight Metropolis-Hastings (single-site prior proposals), several chains",
+       [](const InferContext& c) { return run_metropolis_hastings(c, engines::MhKernel::Lightweight); }},
+      {"rmh", "random-walk Metropolis-Hastings (local kernels for Normal and Uniform sites), several chains",
+       [](const InferContext& c) { return run_metropolis_hastings(c, engines::MhKernel::RandomWalk); }},
   };
   return table;
 }

@@ -266,10 +266,9 @@ void append_decayed(Context& ctx, const Particle& particle, Event& event) {
 
 }  // namespace
 
-void emit_rs_tag(Context& ctx, bool start, LoopId id, double value) {
-  std::string name = std::string(start ? "rs_start:" : "rs_end:") + std::string(loop_name(id));
+void emit_rs_tag(bool start, LoopId id, double value) {
+  const std::string name = std::string(start ? "rs_start:" : "rs_end:") + std::string(loop_name(id));
   ppx::tag(Tensor(value), TagOptions{.name = name, .address = name});
-  (void)ctx;
 }
 
 void decay_tau(Context& ctx, Event& event) {

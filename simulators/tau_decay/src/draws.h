@@ -38,7 +38,7 @@ inline int draw_category(Context& ctx, const Tensor& probs, const char* address,
   return std::clamp(static_cast<int>(std::lround(v)), 0, n - 1);
 }
 
-void emit_rs_tag(Context& ctx, bool start, LoopId id, double value);
+void emit_rs_tag(bool start, LoopId id, double value);
 
 // Runs "repeat { propose(); accept ~ U(0,1) } until accept <= ratio" (spec §1.3). `propose` makes
 // the loop's draws and returns the acceptance ratio A of its proposal. A > 1 accepts (counted as
@@ -48,7 +48,7 @@ template <class Propose>
 void rejection_loop(Context& ctx, LoopId id, const char* accept_address, Propose&& propose) {
   LoopStats& stats = ctx.stats.loop(id);
   ++stats.entries;
-  if (ctx.options.emit_rs_tags) emit_rs_tag(ctx, true, id, 0.0);
+  if (ctx.options.emit_rs_tags) emit_rs_tag(true, id, 0.0);
   int tries = 0;
   while (true) {
     ++tries;
@@ -66,7 +66,7 @@ void rejection_loop(Context& ctx, LoopId id, const char* accept_address, Propose
       break;
     }
   }
-  if (ctx.options.emit_rs_tags) emit_rs_tag(ctx, false, id, static_cast<double>(tries));
+  if (ctx.options.emit_rs_tags) emit_rs_tag(false, id, static_cast<double>(tries));
 }
 
 // Primary decay of the tau (spec §1.3) and secondary decays (§1.4); fill `event`.

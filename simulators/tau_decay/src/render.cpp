@@ -264,8 +264,8 @@ std::string draw_map(Painter& p, const std::vector<double>& column, int n, const
   return caption;
 }
 
-void draw_profile(Painter& p, const std::vector<double>& layer, const std::vector<double>& mean, const Geometry& g,
-                  double x0, double y0, double w, double h) {
+void draw_profile(Painter& p, const std::vector<double>& layer, const std::vector<double>& mean,
+                  const std::string& mean_label, const Geometry& g, double x0, double y0, double w, double h) {
   const int n = static_cast<int>(layer.size());
   double vmax = std::max(*std::max_element(layer.begin(), layer.end()), 1e-3);
   if (!mean.empty()) vmax = std::max(vmax, *std::max_element(mean.begin(), mean.end()));
@@ -326,7 +326,7 @@ void draw_profile(Painter& p, const std::vector<double>& layer, const std::vecto
     cairo_arc(p.cr(), lx + 11, ly + 18, 3.2, 0, 2 * M_PI);
     cairo_fill(p.cr());
     p.colour(0.15, 0.15, 0.15);
-    p.text("expected (noise-free)", lx + 30, ly + 23);
+    p.text(mean_label, lx + 30, ly + 23);
   }
   p.colour(0.15, 0.15, 0.15);
   if (lo < 0) p.line(x0, fy(0.0), x0 + w, fy(0.0), 0.8);
@@ -446,7 +446,7 @@ void render_calorimeter(const Tensor& image, const std::string& path, const Rend
 
   const double top = 128;
   const std::string caption = draw_map(p, column, n, g, options.markers, 110, top, 400);
-  draw_profile(p, layer, mean_layer, g, 730, top, 430, 400);
+  draw_profile(p, layer, mean_layer, options.mean_label, g, 730, top, 430, 400);
   p.colour(0.1, 0.1, 0.1);
   p.font(15, true);
   p.text("Layer-summed energy", 110, top - 24);

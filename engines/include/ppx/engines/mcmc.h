@@ -52,7 +52,9 @@ struct MetropolisHastingsOptions {
   // `initial_attempts` times until its likelihood is non-zero.
   std::optional<Trace> initial;
   std::uint32_t initial_attempts = 100;
-  std::uint32_t max_consecutive_failures = 3;  // per iteration, before moving the chain on
+  // Failures in a row of one iteration on one simulator before the chain goes back to the pool's
+  // queue (to continue on any simulator); the pool retires a simulator after as many in a row.
+  std::uint32_t max_consecutive_failures = 3;
   bool keep_traces = false;     // keep full traces of the kept draws (memory!)
   void validate() const;        // throws std::invalid_argument
 };
@@ -66,7 +68,9 @@ struct ChainStats {
   std::uint64_t reused_values = 0;     // of those, values carried over from the current trace
   std::uint64_t support_redraws = 0;   // values redrawn because they left the new support
   std::uint64_t irreversible = 0;      // proposals rejected because the reverse move is impossible
-  std::uint64_t site_not_reached = 0;  // proposals whose site the re-execution did not reach
+  // Proposals whose site the re-execution did not reach (or reached with another distribution):
+  // rejected; non-zero only for a simulator that is not deterministic given its samples.
+  std::uint64_t site_not_reached = 0;
   std::uint64_t simulator_failures = 0;  // iterations lost to a SimulatorFailure and re-run
   std::uint64_t kept = 0;              // draws kept
   TraceLengthStats trace_lengths;      // samples per trace over the kept draws
@@ -116,7 +120,8 @@ WeightedTraces metropolis_hastings(Simulators simulators, const Observations& ob
                                    const MetropolisHastingsOptions& options, const EngineCallbacks& callbacks = {},
                                    McmcStats* stats = nullptr);
 
-// Whether `value` can be reused under `distribution`: same number of elements, non-zero density.
+// Whether `value` can be reused under `distribution` ("inside its support"): the same number of
+// elements and a non-zero density (log_prob > -inf).
 bool fits_support(const Distribution& distribution, const Tensor& value);
 
 }  // namespace ppx::engines

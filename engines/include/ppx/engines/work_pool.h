@@ -6,6 +6,7 @@
 // rethrows after all threads stopped.
 // Completed items are delivered to `on_complete` in item order (0, 1, 2, ...), from whichever
 // thread completes the gap, under a lock, so consumers see a deterministic sequence.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,6 +21,7 @@ struct WorkPoolSpec {
   std::function<Result(Simulator&, std::uint64_t item)> run;          // may throw SimulatorFailure
   std::function<void(std::uint64_t item, Result&& result)> on_complete;  // in item order
   std::uint32_t max_consecutive_failures = 3;
+  std::atomic<std::uint64_t>* failures = nullptr;  // if set, counts failures as they happen
 };
 
 struct WorkPoolStats {

@@ -81,6 +81,7 @@ WorkPoolStats run_work_pool(Simulators simulators, const WorkPoolSpec<Result>& s
         if (!error) error = fatal;
       } else if (failed) {
         ++stats.failures;
+        if (spec.failures != nullptr) ++*spec.failures;
         retries.push_back(*item);
         log("simulator " + std::to_string(slot) + " failed on item " + std::to_string(*item) + " (re-queued): " +
             failure);

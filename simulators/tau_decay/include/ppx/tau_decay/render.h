@@ -21,7 +21,8 @@ struct RenderOptions {
   std::string title;
   std::string subtitle;
   bool arbitrary_units = false;    // calo_mode etalumis_v1 grid: x, y in [-3, 3], z in [4, 15] (a.u.)
-  std::optional<Tensor> mean;      // the noise-free expectation (same shape), drawn on the profile
+  std::optional<Tensor> mean;      // the likelihood's mean (same shape), drawn on the profile
+  std::string mean_label = "expected (noise-free)";
   std::vector<MapMarker> markers;
 };
 
