@@ -34,6 +34,7 @@ struct BenchOptions {
   int rounds = 10;       // every row is measured once per round, round-robin across the rows
   double slice = 0.2;    // seconds per measurement
   bool quick = false;
+  bool verbose = false;     // print every slice of every row
   std::string echo_server;  // internal: serve the raw echo baseline on this endpoint and exit
 
   // Returns false when the program should exit with `exit_code` (help shown, or a bad option).
@@ -55,6 +56,8 @@ struct BenchOptions {
         rounds = std::max(1, std::stoi(value()));
       } else if (arg == "--slice") {
         slice = std::stod(value());
+      } else if (arg == "--verbose") {
+        verbose = true;
       } else if (arg == "--echo-server") {
         echo_server = value();
       } else if (arg == "-h" || arg == "--help") {
@@ -64,7 +67,8 @@ struct BenchOptions {
                   << "the median of the per-round ratios.\n\nOptions:\n"
                   << "  --quick        CI smoke check: 1 round of 0.05 s slices\n"
                   << "  --rounds R     rounds (default 10)\n"
-                  << "  --slice S      seconds per measurement (default 0.2)\n";
+                  << "  --slice S      seconds per measurement (default 0.2)\n"
+                  << "  --verbose      print every slice of every row (us per operation)\n";
         exit_code = 0;
         return false;
       } else {
@@ -83,6 +87,15 @@ inline double median(std::vector<double> values) {
   const std::size_t n = values.size();
   return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
+
+// printf-style formatting of one number.
+inline std::string fmt(const char* format, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, format, value);
+  return buffer;
+}
+
+inline std::string ratio(double value) { return fmt(value >= 100 ? "%.0fx" : value >= 10 ? "%.1fx" : "%.2fx", value); }
 
 inline double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -115,6 +128,7 @@ struct Series {
     per_op.push_back(estimate);
   }
   double seconds_per_op() const { return median(per_op); }
+  double best() const { return per_op.empty() ? 0.0 : *std::min_element(per_op.begin(), per_op.end()); }
   double per_second() const { return 1.0 / median(per_op); }
 };
 
@@ -133,6 +147,13 @@ inline void run_rounds(const std::vector<Series*>& series, const BenchOptions& o
   for (int round = 0; round < options.rounds; ++round) {
     for (Series* s : series) s->measure(options.slice);
   }
+  if (!options.verbose) return;
+  for (const Series* s : series) {
+    std::cout << s->label << " (us/op):";
+    for (double t : s->per_op) std::cout << ' ' << fmt("%.3g", t * 1e6);
+    std::cout << '\n';
+  }
+  std::cout << '\n';
 }
 
 // Median over rounds of a.per_op / b.per_op: a time ratio paired by round (load drifts cancel).
@@ -275,15 +296,6 @@ class Table {
   std::vector<std::string> header_;
   std::vector<std::vector<std::string>> rows_;
 };
-
-// printf-style formatting of one number.
-inline std::string fmt(const char* format, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, format, value);
-  return buffer;
-}
-
-inline std::string ratio(double value) { return fmt(value >= 100 ? "%.0fx" : value >= 10 ? "%.1fx" : "%.2fx", value); }
 
 inline std::string load_average() {
   std::ifstream loadavg("/proc/loadavg");

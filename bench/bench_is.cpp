@@ -90,6 +90,7 @@ int bench(const BenchOptions& options) {
     return x;
   };
   Series raw;  // one op = one round trip
+  raw.label = "raw ZeroMQ ipc echo (per round trip)";
   raw.run = loop([&] { echo.round_trip(); });
   Series lock_1 = is_series("remote lock-step, 1 simulator", lock_all.first(1), false);
   Series lock_2 = is_series("remote lock-step, 2 simulators", lock_all, false);

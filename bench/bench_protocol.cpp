@@ -156,6 +156,10 @@ double bench_codec(const BenchOptions& options) {
       const proto::Message m = proto::decode(encoder.encode(c.message));
       do_not_optimize(m);
     });
+    c.copy.label = c.label + ": copy";
+    c.encode.label = c.label + ": encode";
+    c.decode.label = c.label + ": decode";
+    c.both.label = c.label + ": encode+decode";
     for (Series* x : {&c.copy, &c.encode, &c.decode, &c.both}) series.push_back(x);
   }
   run_rounds(series, options);
@@ -237,6 +241,10 @@ void bench_round_trips(const BenchOptions& options, double codec_per_round_trip)
     t.raw_poll.run = loop([&t] { t.poll_echo->round_trip(); });
     t.shim_hand.run = loop([&t] { (void)t.hand->trace(); });
     t.shim_remote.run = loop([&t] { (void)t.remote->run(t.handler); });
+    t.raw.label = t.name + ": raw echo (per round trip)";
+    t.raw_poll.label = t.name + ": raw echo, poll (per round trip)";
+    t.shim_hand.label = t.name + ": shim, hand-driven (per trace)";
+    t.shim_remote.label = t.name + ": shim, RemoteSimulator (per trace)";
     for (Series* x : {&t.raw, &t.raw_poll, &t.shim_hand, &t.shim_remote}) series.push_back(x);
   }
 
@@ -248,6 +256,9 @@ void bench_round_trips(const BenchOptions& options, double codec_per_round_trip)
   lock_step.run = loop([&] { (void)ipc.run(ipc_transport.handler); });
   whole_1.run = loop([&] { do_not_optimize(ipc.run_unsteered({.count = 1, .seed = ++seed}).size()); });
   whole_64.run = loop([&] { do_not_optimize(ipc.run_unsteered({.count = 64, .seed = ++seed}).size()); });
+  lock_step.label = "lock-step (per trace)";
+  whole_1.label = "whole-trace K=1 (per request)";
+  whole_64.label = "whole-trace K=64 (per request)";
   for (Series* x : {&lock_step, &whole_1, &whole_64}) series.push_back(x);
 
   run_rounds(series, options);

@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <iterator>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 
 // One table row per kind (kRows at the bottom of the maths section): name, parameters, support
 // and the elementwise maths. Everything above the table is the per-kind maths on plain doubles;
@@ -751,6 +754,20 @@ class LinearOffsets {
   std::array<std::size_t, kMaxOperands> offsets_{};
 };
 
+// The common layout, where every operand is a scalar or has the full broadcast shape (a
+// calorimeter's 24,500 voxels; every all-scalar distribution): element i of operand k is
+// data[k][i * step[k]], step 0 for a scalar, 1 for full-size. For a categories_last row operand 0
+// is the probs' rows: element i's row starts at data[0] + i * step[0], step 0 or K.
+// Only the operands in use are set.
+struct Linear {
+  std::array<const double*, kMaxOperands> data;
+  std::array<std::size_t, kMaxOperands> step;
+  std::size_t size;  // elements
+  std::size_t n;     // the row functions' n: the parameter count, or K
+};
+
+enum class Layout { Linear, Strided, Incompatible };
+
 // The parameters seen as a batch of elements, each handed to the row functions as (p, n).
 class Batch {
  public:
@@ -777,6 +794,44 @@ class Batch {
     return true;
   }
   std::size_t categories() const { return categories_; }
+
+  // Classifies the broadcast of the parameters with `extra` (may be null; its data is
+  // `extra_data`, the last operand); for Layout::Linear fills `l`. `out` is the broadcast shape.
+  Layout layout(const Operand* extra, const double* extra_data, Shape& out, Linear& l) const {
+    std::array<Operand, kMaxOperands> ops{};
+    const std::size_t n_params = operand_count();
+    for (std::size_t k = 0; k < n_params; ++k) ops[k] = operand(k);
+    std::size_t count = n_params;
+    if (extra) ops[count++] = *extra;
+    if (!broadcast(ops.data(), count, out)) return Layout::Incompatible;
+    const std::size_t total = shape_numel(out);
+    for (std::size_t k = 0; k < count; ++k) {
+      if (ops[k].numel != 1 && ops[k].numel != total) return Layout::Strided;
+    }
+    single_layout(nullptr, l);
+    if (extra) l.data[n_params] = extra_data;
+    for (std::size_t k = 0; k < count; ++k) {
+      const std::size_t full_step = row_.categories_last && k == 0 ? categories_ : 1;
+      l.step[k] = ops[k].numel == 1 ? 0 : full_step;
+    }
+    l.size = total;
+    return Layout::Linear;
+  }
+  // Sets `l` to the layout when single(): the parameters' one element, for each value of `extra`
+  // in order (may be null: one element).
+  void single_layout(const Tensor* extra, Linear& l) const {
+    const std::size_t n_params = operand_count();
+    for (std::size_t k = 0; k < n_params; ++k) {
+      l.data[k] = params_[k].data().data();
+      l.step[k] = 0;
+    }
+    if (extra) {
+      l.data[n_params] = extra->data().data();
+      l.step[n_params] = 1;
+    }
+    l.size = extra ? extra->numel() : 1;
+    l.n = n();
+  }
 
   // Calls f(p, n, offsets) for every element of the broadcast of the parameters with `extra`
   // (may be null), where offsets.offset(operand_count()) is the offset into `extra`. f returns
@@ -831,6 +886,148 @@ class Batch {
   Shape category_batch_shape_;
 };
 
+// ---- the hot loops: one definition each, compiled once per row ----------------------------------
+//
+// with_row calls f(std::integral_constant<std::size_t, I>{}) with I the row's index in kRows, so
+// the loops below are templates over I that call kRows[I]'s functions directly (inlined) on
+// the elements of a Linear layout, with no per-element indirection or gathering overhead.
+
+template <class F>
+auto with_row(const Row& row, F&& f) {
+  return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    decltype(f(std::integral_constant<std::size_t, 0>{})) result{};
+    const std::size_t index = static_cast<std::size_t>(row.kind) - 1;
+    (void)((index == I && ((result = f(std::integral_constant<std::size_t, I>{})), true)) || ...);
+    return result;
+  }(std::make_index_sequence<std::size(detail::kRows)>{});
+}
+
+constexpr std::size_t kBlock = 256;  // elements per block of the linear loops
+
+// Calls f(p, n, x, j) for the elements of `l` in order, with row I's view of the element's
+// parameters (p, n), if WithValue the element's value x (the last operand; else 0), and the
+// element's index j within its block of kBlock elements, until f returns false; returns false
+// if it did. Within a block every operand is read with stride 1 (a scalar operand from a block
+// of its copies), so that where f is branch-free the compiler can vectorise the loop; layouts
+// shorter than a block skip that set-up. Always inlined, so that the callers' accumulators stay
+// in registers.
+template <std::size_t I, bool WithValue, class F>
+[[gnu::always_inline]] inline bool for_each_linear(const Linear& l, F&& f) {
+  constexpr const Row& row = detail::kRows[I];
+  if constexpr (row.categories_last) {
+    for (std::size_t i = 0; i < l.size; ++i) {
+      const double x = WithValue ? l.data[1][i * l.step[1]] : 0.0;
+      if (!f(l.data[0] + i * l.step[0], l.n, x, i % kBlock)) return false;
+    }
+    return true;
+  } else {
+    constexpr std::size_t n = row.parameter_count;
+    constexpr std::size_t operands = n + (WithValue ? 1 : 0);
+    if (l.size < kBlock) {  // short (a scalar distribution): no blocks to set up
+      for (std::size_t i = 0; i < l.size; ++i) {
+        std::array<double, operands> e;
+#pragma GCC unroll 8
+        for (std::size_t k = 0; k < operands; ++k) e[k] = l.data[k][i * l.step[k]];
+        if (!f(static_cast<const double*>(e.data()), n, WithValue ? e[operands - 1] : 0.0, i)) {
+          return false;
+        }
+      }
+      return true;
+    }
+    std::array<std::array<double, kBlock>, operands> copies;
+    for (std::size_t k = 0; k < operands; ++k) {
+      if (l.step[k] == 0) copies[k].fill(l.data[k][0]);
+    }
+    auto block = [&](std::size_t start, auto count) {
+      std::array<const double*, operands> in;  // unrolled, so that these live in registers
+#pragma GCC unroll 8
+      for (std::size_t k = 0; k < operands; ++k) {
+        in[k] = l.step[k] == 0 ? copies[k].data() : l.data[k] + start;
+      }
+      for (std::size_t j = 0; j < count; ++j) {
+        std::array<double, operands> e;  // the parameters, then the value
+#pragma GCC unroll 8
+        for (std::size_t k = 0; k < operands; ++k) e[k] = in[k][j];
+        if (!f(static_cast<const double*>(e.data()), n, WithValue ? e[operands - 1] : 0.0, j)) {
+          return false;
+        }
+      }
+      return true;
+    };
+    std::size_t start = 0;
+    for (; start + kBlock <= l.size; start += kBlock) {
+      if (!block(start, std::integral_constant<std::size_t, kBlock>{})) return false;
+    }
+    return block(start, l.size - start);
+  }
+}
+
+// Whether every element of `l` has valid parameters: no NaN, no infinity where the row allows
+// none, and row.check passes. Branch-free where row.check is (then SIMD); which element fails is
+// validate_each's job.
+template <std::size_t I>
+bool all_valid(const Linear& l) {
+  constexpr const Row& row = detail::kRows[I];
+  constexpr double kMaxFinite = std::numeric_limits<double>::max();
+  // ok[j] is 0 once an element at index j of a block failed: a select per element, with no
+  // reduction across elements, so the loop vectorises (as doubles, to go with the compares).
+  std::array<double, kBlock> ok;
+  const std::size_t used = std::min(l.size, kBlock);
+  std::fill_n(ok.data(), used, 1.0);
+  for_each_linear<I, false>(l, [&](const double* p, std::size_t n, double, std::size_t j) {
+    bool good = row.check(p, n) == nullptr;
+    for (std::size_t k = 0; k < n; ++k) {
+      const bool infinite_ok = (row.infinite_allowed >> (row.categories_last ? 0 : k)) & 1u;
+      // Quiet compares (false for NaN): they cannot trap, so they may be evaluated branch-free.
+      good &= infinite_ok ? p[k] == p[k] : std::islessequal(std::fabs(p[k]), kMaxFinite);
+    }
+    ok[j] = good ? ok[j] : 0.0;
+    return true;
+  });
+  return std::find(ok.begin(), ok.begin() + used, 0.0) == ok.begin() + used;
+}
+
+constexpr double kMinusInf = -std::numeric_limits<double>::infinity();
+
+// The sum of the log densities at the values (the last operand of `l`), in element order; -inf
+// if a value is outside the support or has density 0, even next to a +inf density.
+template <std::size_t I>
+double sum_log_prob(const Linear& l) {
+  constexpr const Row& row = detail::kRows[I];
+  // The hot pass does not test each density for -inf: one -inf density makes the running sum
+  // -inf or NaN (with a +inf) for good, so a sum that ends neither is exact as it stands.
+  double total = 0.0;
+  auto add = [&](const double* p, std::size_t n, double x, std::size_t) {
+    if (std::isnan(x) || !row.in_support(p, n, x)) return false;
+    total += row.log_prob(p, n, x);
+    return true;
+  };
+  const bool inside = for_each_linear<I, true>(l, add);
+  if (!inside) return kMinusInf;
+  if (total != kMinusInf && !std::isnan(total)) return total;
+  // Rare: again, stopping at the first -inf density (every value is in the support).
+  total = 0.0;
+  for_each_linear<I, true>(l, [&](const double* p, std::size_t n, double x, std::size_t) {
+    const double lp = row.log_prob(p, n, x);
+    if (lp == kMinusInf) {
+      total = kMinusInf;
+      return false;
+    }
+    total += lp;
+    return true;
+  });
+  return total;
+}
+
+// Whether every value (the last operand of `l`) lies in the support.
+template <std::size_t I>
+bool all_in_support(const Linear& l) {
+  constexpr const Row& row = detail::kRows[I];
+  return for_each_linear<I, true>(l, [&](const double* p, std::size_t n, double x, std::size_t) {
+    return !std::isnan(x) && row.in_support(p, n, x);
+  });
+}
+
 Tensor make_tensor(std::vector<double> data, const Shape& shape) {
   if (shape.empty() && data.size() == 1) return Tensor(data[0]);
   return Tensor(std::move(data), shape);
@@ -849,7 +1046,10 @@ std::string element_string(const Row& row, const double* p, std::size_t n) {
   return s;
 }
 
-void validate(const Row& row, const std::vector<Tensor>& params) {
+// Throws std::invalid_argument with the first problem found, checking in order: the parameter
+// count; per parameter emptiness, shape and NaN/inf; categories; then per element row.check (or
+// the broadcast).
+void validate_each(const Row& row, const std::vector<Tensor>& params) {
   const std::string name(row.name);
   if (params.size() != row.parameter_count) {
     std::string names;
@@ -900,6 +1100,29 @@ void validate(const Row& row, const std::vector<Tensor>& params) {
     }
     throw std::invalid_argument(name + ": parameter shapes do not broadcast (" + shapes + ")");
   }
+}
+
+// True when the parameters are valid, found in one pass for a Linear layout; false when they are
+// not, or when their layout is not Linear (validate_each then decides, and says what is wrong).
+bool known_valid(const Row& row, const std::vector<Tensor>& params) {
+  if (params.size() != row.parameter_count) return false;
+  for (const Tensor& t : params) {
+    if (t.numel() == 0 || shape_numel(t.shape()) != t.numel()) return false;
+  }
+  Batch batch(row, params);
+  if (row.categories_last && batch.categories() == 0) return false;
+  Linear l;
+  if (batch.single()) {
+    batch.single_layout(nullptr, l);
+  } else {
+    Shape out;
+    if (batch.layout(nullptr, nullptr, out, l) != Layout::Linear) return false;
+  }
+  return with_row(row, [&](auto i) { return all_valid<decltype(i)::value>(l); });
+}
+
+void validate(const Row& row, const std::vector<Tensor>& params) {
+  if (!known_valid(row, params)) validate_each(row, params);
 }
 
 void check_value_tensor(const Tensor& value) {
@@ -979,68 +1202,65 @@ Tensor Distribution::sample(Rng& rng) const {
 }
 
 double Distribution::log_prob(const Tensor& value) const {
-  constexpr double kMinusInf = -std::numeric_limits<double>::infinity();
   const Row& row = row_of(kind_);
   check_value_tensor(value);
-  auto element_log_prob = [&](const double* p, std::size_t n, double x) {
-    if (std::isnan(x) || !row.in_support(p, n, x)) return kMinusInf;
-    return row.log_prob(p, n, x);
-  };
   Batch batch(row, parameters_);
-  double total = 0.0;
+  Linear l;
   if (batch.single()) {
-    std::array<double, 4> gathered{};
-    const double* p = batch.single_element(gathered);
-    for (double x : value.data()) {
-      const double lp = element_log_prob(p, batch.n(), x);
-      if (lp == kMinusInf) return kMinusInf;  // also keeps +inf + -inf from making NaN
-      total += lp;
+    batch.single_layout(&value, l);
+  } else {
+    const Operand value_operand{&value.shape(), value.numel()};
+    Shape out;
+    const Layout layout = batch.layout(&value_operand, value.data().data(), out, l);
+    if (layout == Layout::Incompatible) {
+      throw std::invalid_argument("log_prob: a value of shape " + shape_string(value.shape()) +
+                                  " does not broadcast with " + to_string());
     }
-    return total;
+    if (layout == Layout::Strided) {
+      double total = 0.0;
+      const double* data = value.data().data();
+      const std::size_t value_index = batch.operand_count();
+      batch.for_each(&value_operand, out, [&](const double* p, std::size_t n, const auto& w) {
+        const double x = data[w.offset(value_index)];
+        const double lp =
+            std::isnan(x) || !row.in_support(p, n, x) ? kMinusInf : row.log_prob(p, n, x);
+        if (lp == kMinusInf) {
+          total = kMinusInf;
+          return false;
+        }
+        total += lp;
+        return true;
+      });
+      return total;
+    }
   }
-  const Operand value_operand{&value.shape(), value.numel()};
-  Shape out;
-  const double* data = value.data().data();
-  const std::size_t value_index = batch.operand_count();
-  const bool ok = batch.for_each(&value_operand, out,
-                                 [&](const double* p, std::size_t n, const auto& w) {
-                                   const double lp = element_log_prob(p, n, data[w.offset(value_index)]);
-                                   if (lp == kMinusInf) {
-                                     total = kMinusInf;
-                                     return false;
-                                   }
-                                   total += lp;
-                                   return true;
-                                 });
-  if (!ok) {
-    throw std::invalid_argument("log_prob: a value of shape " + shape_string(value.shape()) +
-                                " does not broadcast with " + to_string());
-  }
-  return total;
+  return with_row(row, [&](auto i) { return sum_log_prob<decltype(i)::value>(l); });
 }
 
 bool Distribution::in_support(const Tensor& value) const {
   const Row& row = row_of(kind_);
   if (shape_numel(value.shape()) != value.numel()) return false;
   Batch batch(row, parameters_);
+  Linear l;
   if (batch.single()) {
-    std::array<double, 4> gathered{};
-    const double* p = batch.single_element(gathered);
-    return std::all_of(value.data().begin(), value.data().end(), [&](double x) {
-      return !std::isnan(x) && row.in_support(p, batch.n(), x);
-    });
+    batch.single_layout(&value, l);
+  } else {
+    const Operand value_operand{&value.shape(), value.numel()};
+    Shape out;
+    const Layout layout = batch.layout(&value_operand, value.data().data(), out, l);
+    if (layout == Layout::Incompatible) return false;
+    if (layout == Layout::Strided) {
+      bool inside = true;
+      const std::size_t value_index = batch.operand_count();
+      batch.for_each(&value_operand, out, [&](const double* p, std::size_t n, const auto& w) {
+        const double x = value[w.offset(value_index)];
+        inside = !std::isnan(x) && row.in_support(p, n, x);
+        return inside;
+      });
+      return inside;
+    }
   }
-  const Operand value_operand{&value.shape(), value.numel()};
-  Shape out;
-  bool inside = true;
-  const std::size_t value_index = batch.operand_count();
-  const bool ok = batch.for_each(&value_operand, out,
-                                 [&](const double* p, std::size_t n, const auto& w) {
-                                   const double x = value[w.offset(value_index)];
-                                   inside = !std::isnan(x) && row.in_support(p, n, x);
-                                   return inside;
-                                 });
-  return ok && inside;
+  return with_row(row, [&](auto i) { return all_in_support<decltype(i)::value>(l); });
 }
 
 Tensor Distribution::mean() const {
@@ -1062,34 +1282,50 @@ std::string Distribution::to_string() const {
   return s + ")";
 }
 
+namespace {
+// The parameters, moved into a vector: a braced list would copy them (an initializer_list's
+// elements are const), which for a calorimeter's [20,35,35] tensors costs more than validating.
+template <std::same_as<Tensor>... T>
+Distribution make(DistributionKind kind, T&&... parameters) {
+  std::vector<Tensor> v;
+  v.reserve(sizeof...(parameters));
+  (v.push_back(std::move(parameters)), ...);
+  return {kind, std::move(v)};
+}
+}  // namespace
+
 Distribution Normal(Tensor mean, Tensor stddev) {
-  return {DistributionKind::Normal, {std::move(mean), std::move(stddev)}};
+  return make(DistributionKind::Normal, std::move(mean), std::move(stddev));
 }
 Distribution Uniform(Tensor low, Tensor high) {
-  return {DistributionKind::Uniform, {std::move(low), std::move(high)}};
+  return make(DistributionKind::Uniform, std::move(low), std::move(high));
 }
-Distribution Categorical(Tensor probs) { return {DistributionKind::Categorical, {std::move(probs)}}; }
-Distribution Poisson(Tensor rate) { return {DistributionKind::Poisson, {std::move(rate)}}; }
-Distribution Bernoulli(Tensor probs) { return {DistributionKind::Bernoulli, {std::move(probs)}}; }
+Distribution Categorical(Tensor probs) {
+  return make(DistributionKind::Categorical, std::move(probs));
+}
+Distribution Poisson(Tensor rate) { return make(DistributionKind::Poisson, std::move(rate)); }
+Distribution Bernoulli(Tensor probs) { return make(DistributionKind::Bernoulli, std::move(probs)); }
 Distribution Beta(Tensor concentration1, Tensor concentration0) {
-  return {DistributionKind::Beta, {std::move(concentration1), std::move(concentration0)}};
+  return make(DistributionKind::Beta, std::move(concentration1), std::move(concentration0));
 }
-Distribution Exponential(Tensor rate) { return {DistributionKind::Exponential, {std::move(rate)}}; }
+Distribution Exponential(Tensor rate) {
+  return make(DistributionKind::Exponential, std::move(rate));
+}
 Distribution Gamma(Tensor concentration, Tensor rate) {
-  return {DistributionKind::Gamma, {std::move(concentration), std::move(rate)}};
+  return make(DistributionKind::Gamma, std::move(concentration), std::move(rate));
 }
 Distribution LogNormal(Tensor loc, Tensor scale) {
-  return {DistributionKind::LogNormal, {std::move(loc), std::move(scale)}};
+  return make(DistributionKind::LogNormal, std::move(loc), std::move(scale));
 }
 Distribution Binomial(Tensor total_count, Tensor probs) {
-  return {DistributionKind::Binomial, {std::move(total_count), std::move(probs)}};
+  return make(DistributionKind::Binomial, std::move(total_count), std::move(probs));
 }
 Distribution Weibull(Tensor scale, Tensor concentration) {
-  return {DistributionKind::Weibull, {std::move(scale), std::move(concentration)}};
+  return make(DistributionKind::Weibull, std::move(scale), std::move(concentration));
 }
 Distribution TruncatedNormal(Tensor mean, Tensor stddev, Tensor low, Tensor high) {
-  return {DistributionKind::TruncatedNormal,
-          {std::move(mean), std::move(stddev), std::move(low), std::move(high)}};
+  return make(DistributionKind::TruncatedNormal, std::move(mean), std::move(stddev), std::move(low),
+              std::move(high));
 }
 
 }  // namespace ppx

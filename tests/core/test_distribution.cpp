@@ -508,3 +508,151 @@ TEST_CASE("sampling is deterministic for a seed and equality compares parameters
   CHECK(Normal(0.0, 1.0).parameter(1).item() == 1.0);
   CHECK(Normal(0.0, 1.0).name() == "Normal");
 }
+
+namespace {
+
+// The message of the std::invalid_argument that make() throws ("" if none).
+std::string error_of(const std::function<Distribution()>& make) {
+  try {
+    make();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Element i of each parameter (scalars broadcast; Categorical: row i of the probs), as its own
+// distribution.
+Distribution element(DistributionKind kind, const std::vector<Tensor>& parameters, std::size_t i) {
+  if (kind == DistributionKind::Categorical) {
+    const std::size_t k = static_cast<std::size_t>(parameters[0].shape().back());
+    const auto row = parameters[0].data().begin() + static_cast<std::ptrdiff_t>(i * k);
+    return Categorical(Tensor(std::vector<double>(row, row + static_cast<std::ptrdiff_t>(k))));
+  }
+  std::vector<Tensor> p;
+  for (const Tensor& t : parameters) p.emplace_back(t.numel() == 1 ? t[0] : t[i]);
+  return Distribution(kind, p);
+}
+
+// log_prob as the sum, in element order, of the elementwise log densities; -inf once one is.
+double elementwise_log_prob(DistributionKind kind, const std::vector<Tensor>& parameters,
+                            const Tensor& value, std::size_t n) {
+  double total = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double lp = element(kind, parameters, i).log_prob(Tensor(value.numel() == 1 ? value[0] : value[i]));
+    if (lp == -kInf) return -kInf;
+    total += lp;
+  }
+  return total;
+}
+
+Tensor filled(std::size_t n, const std::function<double(std::size_t)>& f) {
+  std::vector<double> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = f(i);
+  return Tensor(v);
+}
+
+}  // namespace
+
+// Tensors longer than the linear loops' blocks (256 elements; 600 leaves a partial block):
+// validation, log_prob and in_support must agree exactly with the elementwise definitions.
+TEST_CASE("large batches agree exactly with their elements", "[distribution]") {
+  const std::size_t n = 600;
+  auto u = [](std::size_t i) { return static_cast<double>((i * 37) % 101) / 101.0; };  // in [0, 1)
+  struct Case {
+    DistributionKind kind;
+    std::vector<Tensor> parameters;
+    Tensor value;
+  };
+  const std::vector<Case> cases = {
+      {DistributionKind::Normal, {filled(n, u), filled(n, [&](std::size_t i) { return 0.2 + u(i); })},
+       filled(n, [&](std::size_t i) { return 3.0 * u(i + 5) - 1.0; })},
+      {DistributionKind::Normal, {Tensor(0.5), filled(n, [&](std::size_t i) { return 0.1 + u(i); })},
+       Tensor(0.25)},
+      {DistributionKind::Uniform, {filled(n, u), Tensor(2.0)},
+       filled(n, [&](std::size_t i) { return u(i) + (2.0 - u(i)) * u(i + 1); })},
+      {DistributionKind::Poisson, {filled(n, [&](std::size_t i) { return 0.5 + 20.0 * u(i); })},
+       filled(n, [](std::size_t i) { return static_cast<double>(i % 13); })},
+      {DistributionKind::Beta, {filled(n, [&](std::size_t i) { return 0.3 + 3.0 * u(i); }), Tensor(2.5)},
+       filled(n, [&](std::size_t i) { return 0.05 + 0.9 * u(i + 2); })},
+      {DistributionKind::Gamma, {Tensor(2.0), filled(n, [&](std::size_t i) { return 0.5 + u(i); })},
+       filled(n, [&](std::size_t i) { return 0.1 + 4.0 * u(i + 3); })},
+      {DistributionKind::Binomial, {filled(n, [](std::size_t i) { return static_cast<double>(10 + i % 7); }), Tensor(0.3)},
+       filled(n, [](std::size_t i) { return static_cast<double>(i % 11); })},
+      {DistributionKind::TruncatedNormal,
+       {filled(n, u), Tensor(1.0), Tensor(-kInf), filled(n, [&](std::size_t i) { return 1.0 + u(i); })},
+       filled(n, [&](std::size_t i) { return u(i + 7) - 0.5; })},
+      {DistributionKind::Categorical,
+       {Tensor(filled(3 * n, [&](std::size_t i) { return 0.1 + u(i); }).data(), {static_cast<int32_t>(n), 3})},
+       filled(n, [](std::size_t i) { return static_cast<double>(i % 3); })},
+  };
+  for (const Case& c : cases) {
+    const Distribution d(c.kind, c.parameters);
+    INFO(d.to_string());
+    // Exactly: the same densities summed in the same order.
+    CHECK(d.log_prob(c.value) == elementwise_log_prob(c.kind, c.parameters, c.value, n));
+    CHECK(std::isfinite(d.log_prob(c.value)));
+    CHECK(d.in_support(c.value));
+  }
+  // One value outside the support, in the last partial block.
+  const Distribution normal(cases[0].kind, cases[0].parameters);
+  std::vector<double> y = cases[0].value.data();
+  y[590] = kNaN;
+  CHECK(normal.log_prob(Tensor(y)) == -kInf);
+  CHECK_FALSE(normal.in_support(Tensor(y)));
+}
+
+TEST_CASE("large batches: a zero density wins over an infinite one", "[distribution]") {
+  const std::size_t n = 600;
+  // Beta(0.5, 0.5) has density +inf at 0; Beta(2, 3) has density 0 at 1 (in the support).
+  std::vector<double> a(n, 2.0), b(n, 3.0), x(n, 0.5);
+  a[3] = b[3] = 0.5;
+  x[3] = 0.0;
+  const Distribution d = Beta(Tensor(a), Tensor(b));
+  CHECK(d.log_prob(Tensor(x)) == kInf);
+  for (std::size_t zero : {std::size_t{1}, std::size_t{300}, std::size_t{599}}) {
+    std::vector<double> xz = x;
+    xz[zero] = 1.0;
+    INFO("zero density at " << zero);
+    CHECK(d.log_prob(Tensor(xz)) == -kInf);
+    CHECK(d.in_support(Tensor(xz)));
+  }
+  std::vector<double> p(n, 0.5), ones(n, 1.0);
+  p[450] = 0.0;
+  CHECK(Bernoulli(Tensor(p)).log_prob(Tensor(ones)) == -kInf);
+}
+
+TEST_CASE("large batches: invalid parameters give the first problem, as for small ones", "[distribution]") {
+  const std::size_t n = 600;
+  const Tensor zeros = filled(n, [](std::size_t) { return 0.0; });
+  auto with = [&](std::vector<std::pair<std::size_t, double>> changes, double fill) {
+    std::vector<double> v(n, fill);
+    for (const auto& [i, x] : changes) v[i] = x;
+    return Tensor(v);
+  };
+  CHECK(error_of([&] { return Normal(zeros, with({{450, -1.0}, {500, -2.0}}, 1.0)); }) ==
+        "Normal: stddev must be > 0 (got mean=0, stddev=-1)");
+  CHECK(error_of([&] { return Normal(zeros, with({{450, -1.0}}, 1.0)); }) == error_of([] { return Normal(0.0, -1.0); }));
+  // The NaN/inf scan of each parameter, in order, comes before the elementwise checks.
+  CHECK(error_of([&] { return Normal(with({{520, kNaN}}, 0.0), with({{10, -1.0}}, 1.0)); }) ==
+        "Normal parameter 'mean' is NaN");
+  CHECK(error_of([&] { return Normal(zeros, with({{599, kInf}}, 1.0)); }) == "Normal parameter 'stddev' is infinite");
+  CHECK(error_of([&] { return Normal(0.0, with({{599, -kInf}}, 1.0)); }) == "Normal parameter 'stddev' is infinite");
+  CHECK(error_of([&] { return Uniform(zeros, with({{255, 0.0}}, 1.0)); }) ==
+        "Uniform: low must be < high (got low=0, high=0)");
+  CHECK(error_of([&] { return Poisson(with({{256, 0.0}}, 1.0)); }) == "Poisson: rate must be > 0 (got rate=0)");
+  CHECK(error_of([&] { return Gamma(with({{100, 0.0}}, 1.0), with({{5, 0.0}}, 1.0)); }) ==
+        "Gamma: rate must be > 0 (got concentration=1, rate=0)");
+  CHECK(error_of([&] { return Binomial(with({{599, 2.5}}, 3.0), Tensor(0.5)); }) ==
+        "Binomial: total_count must be a non-negative integer (got total_count=2.5, probs=0.5)");
+  std::vector<double> probs(3 * n, 1.0);
+  probs[900] = probs[901] = probs[902] = 0.0;
+  CHECK(error_of([&] { return Categorical(Tensor(probs, {static_cast<int32_t>(n), 3})); }) ==
+        "Categorical: probs must not be all zero (got probs=[0, 0, 0])");
+  // Infinite bounds are allowed for TruncatedNormal, NaN ones are not.
+  CHECK(error_of([&] { return TruncatedNormal(zeros, 1.0, with({}, -kInf), with({}, kInf)); }).empty());
+  CHECK(error_of([&] { return TruncatedNormal(zeros, 1.0, with({{300, kNaN}}, -kInf), kInf); }) ==
+        "TruncatedNormal parameter 'low' is NaN");
+  CHECK(error_of([&] { return TruncatedNormal(zeros, 1.0, with({{300, 2.0}}, -kInf), 1.0); }) ==
+        "TruncatedNormal: low must be < high (got mean=0, stddev=1, low=2, high=1)");
+}
