@@ -153,8 +153,8 @@ EngineOutcome run_metropolis_hastings(const InferContext& context, engines::MhKe
       outcome.warnings.push_back(fmt::format("{}: R-hat {:.3f} > 1.01: the chains have not mixed; run longer", name, d.r_hat));
     }
     if (d.ess_bulk < 100.0 * static_cast<double>(chain_count)) {
-      outcome.warnings.push_back(fmt::format("{}: bulk ESS {:.0f} is below 100 per chain ({} chains); run longer",
-                                             name, d.ess_bulk, chain_count));
+      outcome.warnings.push_back(fmt::format("{}: bulk ESS {:.0f} is below 100 per chain ({:.0f} for {} chains); run longer",
+                                             name, d.ess_bulk, 100.0 * static_cast<double>(chain_count), chain_count));
     }
   }
   if (chain_count == 1) {

@@ -127,7 +127,9 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
     }
     report.diagnostics = outcome.diagnostics;
     report.diagnostics["elapsed_seconds"] = elapsed;
-    report.diagnostics["traces_per_second"] = elapsed > 0 ? static_cast<double>(outcome.posterior.size()) / elapsed : 0.0;
+    if (!outcome.chains) {  // MCMC reports its own rate (iterations, burn-in included)
+      report.diagnostics["traces_per_second"] = elapsed > 0 ? static_cast<double>(outcome.posterior.size()) / elapsed : 0.0;
+    }
     report.diagnostics["simulator_restarts"] = pool.restarts();
     report.variable_diagnostics = outcome.variable_diagnostics;
     report.warnings = outcome.warnings;
