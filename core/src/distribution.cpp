@@ -1207,6 +1207,13 @@ double Distribution::log_prob(const Tensor& value) const {
   Batch batch(row, parameters_);
   Linear l;
   if (batch.single()) {
+    if (value.numel() == 1) {  // the hot scalar case: one element, nothing to loop over
+      std::array<double, 4> gathered{};
+      const double* p = batch.single_element(gathered);
+      const double x = value[0];
+      if (std::isnan(x) || !row.in_support(p, batch.n(), x)) return kMinusInf;
+      return 0.0 + row.log_prob(p, batch.n(), x);  // as a sum from 0.0: never -0.0
+    }
     batch.single_layout(&value, l);
   } else {
     const Operand value_operand{&value.shape(), value.numel()};

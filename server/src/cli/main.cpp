@@ -4,10 +4,15 @@
 // Exit codes: 0 done, 1 runtime failure, 2 usage error, 130 interrupted (partial result written).
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <malloc.h>
 
 #include "infer.h"
 
 int main(int argc, char** argv) {
+  // Traces carry tensors of hundreds of KB (a calorimeter); glibc's defaults would return them to
+  // the kernel after every trace and page-fault them back in for the next one.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   CLI::App app("ppx: Bayesian inference over instrumented simulators (PPX protocol)");
   app.require_subcommand(1);
   app.set_version_flag("--version", ppx::server::ppxd_version() + " (" + ppx::server::ppxd_git_revision() + ")");
