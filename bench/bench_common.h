@@ -128,7 +128,6 @@ struct Series {
     per_op.push_back(estimate);
   }
   double seconds_per_op() const { return median(per_op); }
-  double best() const { return per_op.empty() ? 0.0 : *std::min_element(per_op.begin(), per_op.end()); }
   double per_second() const { return 1.0 / median(per_op); }
 };
 

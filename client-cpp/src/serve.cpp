@@ -161,7 +161,7 @@ class Server {
       return;
     }
     result_.traces += request.count;
-    send(reply);
+    send(proto::Message(std::move(reply)));  // a converted temporary would copy every trace
   }
 
   // Waits for the next request of kind T inside a trace; anything else abandons the trace.

@@ -10,8 +10,7 @@ std::uint64_t mix_seed(std::uint64_t x) {
 }
 
 Rng make_rng(std::uint64_t seed, std::uint64_t stream) {
-  // One well-mixed 64-bit seed per (seed, stream): seeding mt19937_64 from a single integer costs
-  // well under a microsecond, where a seed_seq costs ~10 µs (it is paid once per trace).
+  // One well-mixed 64-bit seed per (seed, stream); paid once per trace, so it must be cheap.
   return Rng(mix_seed(mix_seed(seed) ^ mix_seed(stream + 0x632be59bd9b4e019ull)));
 }
 

@@ -9,8 +9,9 @@ Choice PriorPolicy::choose(const SampleSite& site, const std::string&, Rng& rng)
   return Choice{.value = site.distribution.sample(rng)};
 }
 
-TraceRecorder::TraceRecorder(SamplePolicy& policy, const Observations& observations, Rng& rng)
-    : policy_(policy), observations_(observations), rng_(rng) {}
+TraceRecorder::TraceRecorder(SamplePolicy& policy, const Observations& observations, Rng& rng,
+                             ObservePayloads payloads)
+    : policy_(policy), observations_(observations), rng_(rng), payloads_(payloads) {}
 
 std::string TraceRecorder::next_address(std::string_view base, std::string_view suffix) {
   // Instances count repeats of "<base>__<suffix>"; traces are short enough for a linear scan of
@@ -56,10 +57,11 @@ Tensor TraceRecorder::on_sample(const SampleSite& site) {
 void TraceRecorder::on_observe(const ObserveSite& site) {
   if (site.likelihood == nullptr) throw SimulatorFailure("observe '" + std::string(site.name) + "' has no distribution");
   const Distribution& likelihood = *site.likelihood;
+  const bool keep = payloads_ == ObservePayloads::Keep;
   TraceEntry entry{.kind = SiteKind::Observe,
                    .address = next_address(site.address, likelihood.address_suffix()),
                    .name = std::string(site.name),
-                   .distribution = likelihood,
+                   .distribution = keep ? std::optional<Distribution>(likelihood) : std::nullopt,
                    .control = false};
   const Tensor* value = site.value;
   if (auto observed = site.name.empty() ? observations_.end() : observations_.find(site.name);
@@ -67,7 +69,7 @@ void TraceRecorder::on_observe(const ObserveSite& site) {
     value = &observed->second;  // the query's value wins over the simulator's
   }
   if (value != nullptr) {
-    entry.value = *value;
+    if (keep) entry.value = *value;
     entry.log_prob = likelihood.log_prob(*value);
     entry.observed = true;
     trace_.log_likelihood += entry.log_prob;
@@ -94,9 +96,10 @@ Trace TraceRecorder::finish(Tensor result) {
   return out;
 }
 
-Trace execute(Simulator& simulator, SamplePolicy& policy, const Observations& observations, Rng& rng) {
+Trace execute(Simulator& simulator, SamplePolicy& policy, const Observations& observations, Rng& rng,
+              ObservePayloads payloads) {
   const auto start = std::chrono::steady_clock::now();
-  TraceRecorder recorder(policy, observations, rng);
+  TraceRecorder recorder(policy, observations, rng, payloads);
   Tensor result = simulator.run(recorder);
   Trace trace = recorder.finish(std::move(result));
   trace.run_time = std::chrono::steady_clock::now() - start;
@@ -112,10 +115,10 @@ class ReplayPolicy final : public SamplePolicy {
 };
 }  // namespace
 
-Trace score_record(const TraceRecord& record, const Observations& observations) {
+Trace score_record(const TraceRecord& record, const Observations& observations, ObservePayloads payloads) {
   ReplayPolicy replay;
   Rng unused(0);
-  TraceRecorder recorder(replay, observations, unused);
+  TraceRecorder recorder(replay, observations, unused, payloads);
   for (const SiteRecord& site : record.sites) {
     switch (site.kind) {
       case SiteKind::Sample: {

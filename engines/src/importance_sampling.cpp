@@ -55,6 +55,7 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
     }
   }
   PriorPolicy prior;
+  const ObservePayloads payloads = options.keep_traces ? ObservePayloads::Keep : ObservePayloads::Drop;
 
   if (whole_trace) {
     std::vector<std::pair<std::string, Tensor>> fixed(observations.begin(), observations.end());
@@ -69,7 +70,7 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
             std::vector<Trace> traces;
             for (std::uint32_t i = 0; i < count; ++i) {
               Rng rng = make_rng(batch_seed, i);
-              traces.push_back(execute(simulator, prior, observations, rng));
+              traces.push_back(execute(simulator, prior, observations, rng, payloads));
             }
             return traces;
           }
@@ -81,7 +82,7 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
           std::vector<Trace> traces;
           traces.reserve(count);
           for (const TraceRecord& record : records) {
-            traces.push_back(score_record(record, observations));
+            traces.push_back(score_record(record, observations, payloads));
             traces.back().run_time = per_trace;
           }
           return traces;
@@ -97,7 +98,7 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
         .items = options.traces,
         .run = [&](Simulator& simulator, std::uint64_t index) {
           Rng rng = make_rng(options.seed, index);
-          return execute(simulator, prior, observations, rng);
+          return execute(simulator, prior, observations, rng, payloads);
         },
         .on_complete = [&](std::uint64_t, Trace&& trace) {
           posterior.add(std::move(trace));

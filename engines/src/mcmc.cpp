@@ -236,9 +236,10 @@ class ControlEverySample final : public Handler {
   std::vector<std::size_t> uncontrolled_;
 };
 
-Trace run_candidate(Simulator& simulator, MetropolisHastings& policy, const Observations& observations, Rng& rng) {
+Trace run_candidate(Simulator& simulator, MetropolisHastings& policy, const Observations& observations, Rng& rng,
+                    ObservePayloads payloads) {
   const auto start = std::chrono::steady_clock::now();
-  TraceRecorder recorder(policy, observations, rng);
+  TraceRecorder recorder(policy, observations, rng, payloads);
   ControlEverySample handler(recorder);
   Tensor result = simulator.run(handler);
   Trace trace = recorder.finish(std::move(result));
@@ -381,6 +382,8 @@ WeightedTraces metropolis_hastings(Simulators simulators, const Observations& ob
     if (callbacks.log) callbacks.log(line);
   };
 
+  const ObservePayloads payloads = options.keep_traces ? ObservePayloads::Keep : ObservePayloads::Drop;
+
   // One chain to its end (or interruption). State is committed only after a whole iteration
   // succeeded, so a SimulatorFailure anywhere leaves the chain as it was before the iteration.
   const auto run_chain = [&](Simulator& simulator, std::uint64_t index) -> bool {
@@ -395,12 +398,12 @@ WeightedTraces metropolis_hastings(Simulators simulators, const Observations& ob
           if (options.initial) {
             s.policy.set_current(&*options.initial);
             s.policy.set_site(std::nullopt);
-            start = run_candidate(simulator, s.policy, observations, rng);
+            start = run_candidate(simulator, s.policy, observations, rng, payloads);
           } else {
             s.policy.set_current(nullptr);
             s.policy.set_site(std::nullopt);
             for (std::uint32_t attempt = 0; attempt < options.initial_attempts; ++attempt) {
-              start = run_candidate(simulator, s.policy, observations, rng);
+              start = run_candidate(simulator, s.policy, observations, rng, payloads);
               if (start.log_likelihood > kMinusInf) break;
             }
           }
@@ -419,7 +422,7 @@ WeightedTraces metropolis_hastings(Simulators simulators, const Observations& ob
           site = s.current.entries[s.sites[pick(rng)]].address;
         }
         s.policy.set_site(site);
-        Trace candidate = run_candidate(simulator, s.policy, observations, rng);
+        Trace candidate = run_candidate(simulator, s.policy, observations, rng, payloads);
         const Verdict v = judge(s.current, candidate, s.policy, site);
         const double u = uniform01(rng);
         const bool accept = v.possible && !std::isnan(v.log_alpha) && (v.log_alpha >= 0.0 || u < std::exp(v.log_alpha));

@@ -73,14 +73,16 @@ TEST_CASE("traces lost to simulator failures are re-run: the count is exact and 
   engines::InProcessSimulator a(model.name, model.forward), b(model.name, model.forward);
   FlakySimulator flaky(b);
   engines::Simulator* healthy[] = {&a};
-  engines::Simulator* mixed[] = {&a, &flaky};
+  // One flaky simulator only: whether a second, healthy one would get work depends on scheduling.
+  // It never fails twice in a row, so it is never retired and every third run is re-run.
+  engines::Simulator* mixed[] = {&flaky};
   std::vector<std::string> log;
   engines::EngineCallbacks callbacks{.log = [&](const std::string& line) { log.push_back(line); }};
   const auto clean = engines::importance_sampling(healthy, observations, {.traces = 900, .seed = 3});
   const auto with_faults = engines::importance_sampling(mixed, observations, {.traces = 900, .seed = 3}, callbacks);
   CHECK(with_faults.size() == 900);
   CHECK(with_faults.log_weights() == clean.log_weights());
-  CHECK(flaky.calls_ > 3);
+  CHECK(flaky.calls_ - flaky.calls_ / 3 == 900);  // every third call failed; exactly 900 succeeded
   CHECK_FALSE(log.empty());
 }
 

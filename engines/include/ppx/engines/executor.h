@@ -32,11 +32,17 @@ class PriorPolicy final : public SamplePolicy {
   Choice choose(const SampleSite& site, const std::string& address, Rng& rng) override;
 };
 
+// What a recorded trace keeps of its observes. Their distributions and values can be large (a
+// calorimeter: 3 x 24,500 doubles) and engines need only their log-probabilities, so they are
+// kept only when the caller wants whole traces.
+enum class ObservePayloads { Keep, Drop };
+
 // A Handler that asks `policy` at controlled samples, draws uncontrolled ones from the prior,
 // clamps samples whose name is observed, scores observes, and records everything.
 class TraceRecorder final : public Handler {
  public:
-  TraceRecorder(SamplePolicy& policy, const Observations& observations, Rng& rng);
+  TraceRecorder(SamplePolicy& policy, const Observations& observations, Rng& rng,
+                ObservePayloads payloads = ObservePayloads::Keep);
   Tensor on_sample(const SampleSite& site) override;
   void on_observe(const ObserveSite& site) override;
   void on_tag(const TagSite& site) override;
@@ -48,14 +54,17 @@ class TraceRecorder final : public Handler {
   SamplePolicy& policy_;
   const Observations& observations_;
   Rng& rng_;
+  ObservePayloads payloads_;
   Trace trace_;
   std::vector<std::pair<std::string, std::uint32_t>> instances_;  // "<base>__<suffix>" -> count
 };
 
 // Runs one trace of `simulator` under `policy`. Throws SimulatorFailure as the simulator does.
-Trace execute(Simulator& simulator, SamplePolicy& policy, const Observations& observations, Rng& rng);
+Trace execute(Simulator& simulator, SamplePolicy& policy, const Observations& observations, Rng& rng,
+              ObservePayloads payloads = ObservePayloads::Keep);
 
 // Scores a trace the simulator ran unsteered (samples from the prior).
-Trace score_record(const TraceRecord& record, const Observations& observations);
+Trace score_record(const TraceRecord& record, const Observations& observations,
+                   ObservePayloads payloads = ObservePayloads::Keep);
 
 }  // namespace ppx::engines
