@@ -4,9 +4,12 @@
 // Why this is not flaky: events and inference use fixed seeds, so the run is deterministic; and the
 // assertion keeps a margin of 4 standard errors, SE = sqrt(p (1 - p) / ESS) for a weighted
 // proportion, so a change of random streams (a new sampler, say) does not flip it by chance.
-// The coarse [4,7,7] observation with a 8x broadened likelihood (spec §2.3) is what makes prior
-// importance sampling feasible with a test-sized number of traces; the events were chosen as
-// clear examples of their channel (a hard electron; a rho whose photons and pion both shower).
+// The coarse [4,7,7] observation with a 6x broadened likelihood (spec §2.3) is what makes prior
+// importance sampling feasible with a test-sized number of traces. Coarse pooling blurs the
+// electromagnetic/hadronic shower shapes, so many rho events are genuinely shared with
+// pi 2pi0 nu and e nu nu there; the events were chosen as clear examples of their channel (a 33 GeV
+// electron; a rho whose photons and pion both shower): at 400,000 traces P(true) is 0.94
+// (ESS ~1400) and 0.60 (ESS ~900).
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -29,13 +32,13 @@ struct Event {
   std::string description;
 };
 
-const std::string kModelFlags = " --obs-mode coarse --noise-scale 8";
+const std::string kModelFlags = " --obs-mode coarse --noise-scale 6";
 
 }  // namespace
 
 TEST_CASE("IS over PPX finds the true decay channel of generated tau events") {
-  const Event event = GENERATE(Event{23, 0, "tau -> e nu nu, 27 GeV electron"},
-                               Event{39, 4, "tau -> rho nu -> pi pi0 nu"});
+  const Event event = GENERATE(Event{16, 0, "tau -> e nu nu, 33 GeV electron"},
+                               Event{51, 4, "tau -> rho nu -> pi pi0 nu"});
   INFO(event.description << " (seed " << event.seed << ")");
   const fs::path dir = fs::temp_directory_path() / ("ppx-tau-event-" + std::to_string(::getpid()) + "-" +
                                                     std::to_string(event.seed));
