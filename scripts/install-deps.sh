@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config gfortran
   libzmq3-dev cppzmq-dev
   libflatbuffers-dev flatbuffers-compiler
   libspdlog-dev libfmt-dev

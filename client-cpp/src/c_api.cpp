@@ -57,6 +57,17 @@ std::string site_address(const char* address, const char* file, int line) {
 
 const char* or_empty(const char* s) { return s != nullptr ? s : ""; }
 
+// A ppx_distribution whose parameters are the n scalars of one array.
+struct ScalarDistribution {
+  ScalarDistribution(int kind, const double* params, size_t n) : lengths(n, 1) {
+    for (size_t i = 0; i < n; ++i) pointers.push_back(params + i);
+    view = {kind, pointers.data(), lengths.data(), n};
+  }
+  std::vector<const double*> pointers;
+  std::vector<size_t> lengths;
+  ppx_distribution view{};
+};
+
 }  // namespace
 
 struct ppx_model {
@@ -80,11 +91,14 @@ int ppx_sample_at(const ppx_distribution* d, const char* name, const char* addre
 
 int ppx_sample_scalar_at(int kind, const double* params, size_t n, const char* name, double* out, const char* file,
                          int line) {
-  std::vector<const double*> pointers;
-  std::vector<size_t> lengths(n, 1);
-  for (size_t i = 0; i < n; ++i) pointers.push_back(params + i);
-  const ppx_distribution d{kind, pointers.data(), lengths.data(), n};
-  return ppx_sample_at(&d, name, nullptr, 1, out, 1, file, line);
+  const ScalarDistribution d(kind, params, n);
+  return ppx_sample_at(&d.view, name, nullptr, 1, out, 1, file, line);
+}
+
+int ppx_observe_scalar_at(int kind, const double* params, size_t n, const char* name, const double* value,
+                          const char* file, int line) {
+  const ScalarDistribution d(kind, params, n);
+  return ppx_observe_at(&d.view, name, nullptr, value, value != nullptr ? 1 : 0, file, line);
 }
 
 int ppx_observe_at(const ppx_distribution* d, const char* name, const char* address, const double* value,

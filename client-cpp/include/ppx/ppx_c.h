@@ -14,8 +14,8 @@
  * Every call returns PPX_OK or an error code; ppx_last_error() describes the last error of the
  * calling thread. When a call returns PPX_ERR_ABORTED the engine abandoned the trace: the forward
  * function should return as soon as it can (its result is ignored).
- * Addresses: the macros pass __FILE__/__LINE__ as the call site; Fortran callers pass an explicit
- * address to the *_at functions. Parameters are flat arrays, one per distribution parameter, each
+ * Addresses: the macros pass __FILE__/__LINE__ as the call site; Fortran callers pass their own
+ * file name and line to the *_at functions (see ppx_c.f90, the ISO_C_BINDING interface module). Parameters are flat arrays, one per distribution parameter, each
  * broadcast from a scalar when its length is 1. */
 #ifndef PPX_PPX_C_H
 #define PPX_PPX_C_H
@@ -55,11 +55,15 @@ int ppx_tag_at(const double* value, size_t value_len, const char* name, const ch
 /* One scalar draw from a distribution whose parameters are the `n` scalars in `params`. */
 int ppx_sample_scalar_at(int kind, const double* params, size_t n, const char* name, double* out,
                          const char* file, int line);
+/* Observe a scalar under such a distribution; `value` NULL: the engine supplies it by name. */
+int ppx_observe_scalar_at(int kind, const double* params, size_t n, const char* name,
+                          const double* value, const char* file, int line);
 
 #define ppx_sample(d, name, out, out_len) ppx_sample_at((d), (name), NULL, 1, (out), (out_len), __FILE__, __LINE__)
 #define ppx_observe(d, name, value, value_len) ppx_observe_at((d), (name), NULL, (value), (value_len), __FILE__, __LINE__)
 #define ppx_tag(value, value_len, name) ppx_tag_at((value), (value_len), (name), NULL, __FILE__, __LINE__)
 #define ppx_sample_scalar(kind, params, n, name, out) ppx_sample_scalar_at((kind), (params), (n), (name), (out), __FILE__, __LINE__)
+#define ppx_observe_scalar(kind, params, n, name, value) ppx_observe_scalar_at((kind), (params), (n), (name), (value), __FILE__, __LINE__)
 
 typedef struct ppx_model ppx_model;
 typedef double (*ppx_forward_fn)(void* user_data);
