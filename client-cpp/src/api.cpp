@@ -1,6 +1,8 @@
 // ppx::sample/observe/tag: route each call to the thread's current handler.
+#include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <unordered_map>
 
 #include "ppx/ppx.h"
 
@@ -14,12 +16,33 @@ Handler& handler_for_this_thread() {
   return fallback;
 }
 
-// Explicit address wins; otherwise the call site. Held in `storage` only when built.
-std::string_view address_of(const std::string& explicit_address, const std::source_location& where,
-                            std::string& storage) {
+// The call-site address of `where`, built once per call site and thread. A source_location's
+// file and function names are string literals, so their addresses and the line identify the site
+// (call_site_address reads nothing else; a library unloaded with dlclose could leave stale
+// entries that a library loaded in its place would hit). The map's strings never move.
+std::string_view cached_call_site_address(const std::source_location& where) {
+  struct Site {
+    const char* file;
+    const char* function;
+    std::uint_least32_t line;
+    bool operator==(const Site&) const = default;
+  };
+  struct SiteHash {
+    std::size_t operator()(const Site& s) const noexcept {
+      const auto mix = [](std::size_t h, std::size_t v) { return (h ^ v) * 0x9e3779b97f4a7c15ull; };
+      return mix(mix(reinterpret_cast<std::uintptr_t>(s.file), reinterpret_cast<std::uintptr_t>(s.function)), s.line);
+    }
+  };
+  thread_local std::unordered_map<Site, std::string, SiteHash> addresses;
+  const Site site{where.file_name(), where.function_name(), where.line()};
+  if (auto it = addresses.find(site); it != addresses.end()) return it->second;
+  return addresses.emplace(site, call_site_address(where)).first->second;
+}
+
+// Explicit address wins; otherwise the call site.
+std::string_view address_of(const std::string& explicit_address, const std::source_location& where) {
   if (!explicit_address.empty()) return explicit_address;
-  storage = call_site_address(where);
-  return storage;
+  return cached_call_site_address(where);
 }
 
 }  // namespace
@@ -40,17 +63,15 @@ std::string call_site_address(const std::source_location& where) {
 }
 
 Tensor sample(const Distribution& distribution, const SampleOptions& options, std::source_location where) {
-  std::string storage;
   return handler_for_this_thread().on_sample(SampleSite{
-      .address = address_of(options.address, where, storage),
+      .address = address_of(options.address, where),
       .name = options.name,
       .distribution = distribution,
       .control = options.control});
 }
 
 void observe(const Distribution& likelihood, const ObserveOptions& options, std::source_location where) {
-  std::string storage;
-  handler_for_this_thread().on_observe(ObserveSite{.address = address_of(options.address, where, storage),
+  handler_for_this_thread().on_observe(ObserveSite{.address = address_of(options.address, where),
                                                    .name = options.name,
                                                    .likelihood = &likelihood,
                                                    .value = nullptr});
@@ -58,17 +79,15 @@ void observe(const Distribution& likelihood, const ObserveOptions& options, std:
 
 void observe(const Distribution& likelihood, const Tensor& value, const ObserveOptions& options,
              std::source_location where) {
-  std::string storage;
-  handler_for_this_thread().on_observe(ObserveSite{.address = address_of(options.address, where, storage),
+  handler_for_this_thread().on_observe(ObserveSite{.address = address_of(options.address, where),
                                                    .name = options.name,
                                                    .likelihood = &likelihood,
                                                    .value = &value});
 }
 
 void tag(const Tensor& value, const TagOptions& options, std::source_location where) {
-  std::string storage;
   handler_for_this_thread().on_tag(
-      TagSite{.address = address_of(options.address, where, storage), .name = options.name, .value = value});
+      TagSite{.address = address_of(options.address, where), .name = options.name, .value = value});
 }
 
 std::uint64_t seed_from_environment() {

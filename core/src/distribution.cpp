@@ -1102,6 +1102,29 @@ void validate_each(const Row& row, const std::vector<Tensor>& params) {
   }
 }
 
+// The hot case, every scalar distribution: a row without categories whose parameters hold one
+// element each, gathered into `p` (at most four: the constructor has checked the count).
+bool scalar_parameters(const Row& row, const std::vector<Tensor>& params, std::array<double, 4>& p) {
+  if (row.categories_last) return false;
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    if (params[k].numel() != 1) return false;
+    p[k] = params[k][0];
+  }
+  return true;
+}
+
+// all_valid's test for one element's parameters (p, n), without its loop set-up.
+bool element_valid(const Row& row, const double* p, std::size_t n) {
+  if (row.check(p, n) != nullptr) return false;
+  for (std::size_t k = 0; k < n; ++k) {
+    const bool infinite_ok = (row.infinite_allowed >> (row.categories_last ? 0 : k)) & 1u;
+    if (!(infinite_ok ? p[k] == p[k] : std::islessequal(std::fabs(p[k]), std::numeric_limits<double>::max()))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // True when the parameters are valid, found in one pass for a Linear layout; false when they are
 // not, or when their layout is not Linear (validate_each then decides, and says what is wrong).
 bool known_valid(const Row& row, const std::vector<Tensor>& params) {
@@ -1109,15 +1132,16 @@ bool known_valid(const Row& row, const std::vector<Tensor>& params) {
   for (const Tensor& t : params) {
     if (t.numel() == 0 || shape_numel(t.shape()) != t.numel()) return false;
   }
+  if (std::array<double, 4> p; scalar_parameters(row, params, p)) return element_valid(row, p.data(), params.size());
   Batch batch(row, params);
   if (row.categories_last && batch.categories() == 0) return false;
-  Linear l;
   if (batch.single()) {
-    batch.single_layout(nullptr, l);
-  } else {
-    Shape out;
-    if (batch.layout(nullptr, nullptr, out, l) != Layout::Linear) return false;
+    std::array<double, 4> gathered{};
+    return element_valid(row, batch.single_element(gathered), batch.n());
   }
+  Linear l;
+  Shape out;
+  if (batch.layout(nullptr, nullptr, out, l) != Layout::Linear) return false;
   return with_row(row, [&](auto i) { return all_valid<decltype(i)::value>(l); });
 }
 
@@ -1197,6 +1221,9 @@ std::vector<int32_t> Distribution::value_shape() const {
 
 Tensor Distribution::sample(Rng& rng) const {
   const Row& row = row_of(kind_);
+  if (std::array<double, 4> p; parameters_[0].dim() == 0 && scalar_parameters(row, parameters_, p)) {  // a 0-d draw
+    return Tensor(row.sample(p.data(), parameters_.size(), rng));
+  }
   return per_element(row, parameters_,
                      [&](const double* p, std::size_t n) { return row.sample(p, n, rng); });
 }
@@ -1204,10 +1231,17 @@ Tensor Distribution::sample(Rng& rng) const {
 double Distribution::log_prob(const Tensor& value) const {
   const Row& row = row_of(kind_);
   check_value_tensor(value);
+  if (std::array<double, 4> p; value.numel() == 1 && scalar_parameters(row, parameters_, p)) {
+    // The hot scalar case: one element, nothing to loop over.
+    const double x = value[0];
+    const std::size_t n = parameters_.size();
+    if (std::isnan(x) || !row.in_support(p.data(), n, x)) return kMinusInf;
+    return 0.0 + row.log_prob(p.data(), n, x);  // as a sum from 0.0: never -0.0
+  }
   Batch batch(row, parameters_);
   Linear l;
   if (batch.single()) {
-    if (value.numel() == 1) {  // the hot scalar case: one element, nothing to loop over
+    if (value.numel() == 1) {  // one element with categories (Categorical)
       std::array<double, 4> gathered{};
       const double* p = batch.single_element(gathered);
       const double x = value[0];

@@ -10,8 +10,8 @@ Choice PriorPolicy::choose(const SampleSite& site, const std::string&, Rng& rng)
 }
 
 TraceRecorder::TraceRecorder(SamplePolicy& policy, const Observations& observations, Rng& rng,
-                             ObservePayloads payloads)
-    : policy_(policy), observations_(observations), rng_(rng), payloads_(payloads) {}
+                             Recording recording)
+    : policy_(policy), observations_(observations), rng_(rng), recording_(recording) {}
 
 std::string TraceRecorder::next_address(std::string_view base, std::string_view suffix) {
   // Instances count repeats of "<base>__<suffix>"; traces are short enough for a linear scan of
@@ -28,58 +28,78 @@ std::string TraceRecorder::next_address(std::string_view base, std::string_view 
 
 Tensor TraceRecorder::on_sample(const SampleSite& site) {
   const Distribution& prior = site.distribution;
-  TraceEntry entry{.kind = SiteKind::Sample,
-                   .address = next_address(site.address, prior.address_suffix()),
-                   .name = std::string(site.name),
-                   .distribution = prior,
-                   .control = site.control};
-  if (auto observed = site.name.empty() ? observations_.end() : observations_.find(site.name);
-      observed != observations_.end()) {
+  const bool summary = recording_ == Recording::Summary;
+  // Summary: no address (the policy gets an empty one) and no copy of the distribution.
+  std::string address = summary ? std::string() : next_address(site.address, prior.address_suffix());
+  Tensor value;
+  double log_prob;
+  bool observed = false;
+  bool reused = false;
+  if (auto clamped = site.name.empty() ? observations_.end() : observations_.find(site.name);
+      clamped != observations_.end()) {
     // A sample whose name is observed is clamped and scored as an observation (as pyprob does).
-    entry.value = observed->second;
-    entry.log_prob = prior.log_prob(entry.value);
-    entry.observed = true;
-    trace_.log_likelihood += entry.log_prob;
+    value = clamped->second;
+    log_prob = prior.log_prob(value);
+    observed = true;
+    trace_.log_likelihood += log_prob;
   } else {
-    Choice choice = site.control ? policy_.choose(site, entry.address, rng_) : Choice{.value = prior.sample(rng_)};
-    entry.value = std::move(choice.value);
-    entry.log_prob = prior.log_prob(entry.value);
-    entry.reused = choice.reused;
-    trace_.log_prior += entry.log_prob;
-    if (!choice.from_prior) trace_.log_weight += entry.log_prob - choice.log_proposal;
+    Choice choice = site.control ? policy_.choose(site, address, rng_) : Choice{.value = prior.sample(rng_)};
+    value = std::move(choice.value);
+    log_prob = prior.log_prob(value);
+    reused = choice.reused;
+    trace_.log_prior += log_prob;
+    if (!choice.from_prior) trace_.log_weight += log_prob - choice.log_proposal;
     ++trace_.samples;
   }
-  Tensor value = entry.value;
-  trace_.entries.push_back(std::move(entry));
+  if (summary && (site.name.empty() || value.numel() != 1)) return value;
+  trace_.entries.push_back(TraceEntry{.kind = SiteKind::Sample,
+                                      .address = std::move(address),
+                                      .name = std::string(site.name),
+                                      .distribution = summary ? std::nullopt : std::optional<Distribution>(prior),
+                                      .value = value,
+                                      .log_prob = log_prob,
+                                      .control = site.control,
+                                      .observed = observed,
+                                      .reused = reused,
+                                      .discrete = prior.is_discrete()});
   return value;
 }
 
 void TraceRecorder::on_observe(const ObserveSite& site) {
   if (site.likelihood == nullptr) throw SimulatorFailure("observe '" + std::string(site.name) + "' has no distribution");
   const Distribution& likelihood = *site.likelihood;
-  const bool keep = payloads_ == ObservePayloads::Keep;
-  TraceEntry entry{.kind = SiteKind::Observe,
-                   .address = next_address(site.address, likelihood.address_suffix()),
-                   .name = std::string(site.name),
-                   .distribution = keep ? std::optional<Distribution>(likelihood) : std::nullopt,
-                   .control = false};
   const Tensor* value = site.value;
   if (auto observed = site.name.empty() ? observations_.end() : observations_.find(site.name);
       observed != observations_.end()) {
     value = &observed->second;  // the query's value wins over the simulator's
   }
+  double log_prob = 0.0;
   if (value != nullptr) {
-    if (keep) entry.value = *value;
-    entry.log_prob = likelihood.log_prob(*value);
-    entry.observed = true;
-    trace_.log_likelihood += entry.log_prob;
+    log_prob = likelihood.log_prob(*value);
+    trace_.log_likelihood += log_prob;
   } else {
     ++trace_.unconditioned_observes;
   }
-  trace_.entries.push_back(std::move(entry));
+  if (recording_ == Recording::Summary) return;  // WeightedTraces keeps nothing of observes
+  const bool keep = recording_ == Recording::Full;
+  trace_.entries.push_back(TraceEntry{.kind = SiteKind::Observe,
+                                      .address = next_address(site.address, likelihood.address_suffix()),
+                                      .name = std::string(site.name),
+                                      .distribution = keep ? std::optional<Distribution>(likelihood) : std::nullopt,
+                                      .value = keep && value != nullptr ? *value : Tensor(),
+                                      .log_prob = log_prob,
+                                      .control = false,
+                                      .observed = value != nullptr,
+                                      .discrete = likelihood.is_discrete()});
 }
 
 void TraceRecorder::on_tag(const TagSite& site) {
+  if (recording_ == Recording::Summary) {
+    if (site.name.empty() || site.value.numel() != 1) return;
+    trace_.entries.push_back(
+        TraceEntry{.kind = SiteKind::Tag, .name = std::string(site.name), .value = site.value, .control = false});
+    return;
+  }
   trace_.entries.push_back(TraceEntry{.kind = SiteKind::Tag,
                                       .address = next_address(site.address, "None"),
                                       .name = std::string(site.name),
@@ -97,9 +117,13 @@ Trace TraceRecorder::finish(Tensor result) {
 }
 
 Trace execute(Simulator& simulator, SamplePolicy& policy, const Observations& observations, Rng& rng,
-              ObservePayloads payloads) {
+              Recording recording) {
+  if (recording == Recording::Summary) {  // no run_time: its two clock reads cost a third of a gum trace
+    TraceRecorder recorder(policy, observations, rng, recording);
+    return recorder.finish(simulator.run(recorder));
+  }
   const auto start = std::chrono::steady_clock::now();
-  TraceRecorder recorder(policy, observations, rng, payloads);
+  TraceRecorder recorder(policy, observations, rng, recording);
   Tensor result = simulator.run(recorder);
   Trace trace = recorder.finish(std::move(result));
   trace.run_time = std::chrono::steady_clock::now() - start;
@@ -115,11 +139,13 @@ class ReplayPolicy final : public SamplePolicy {
 };
 }  // namespace
 
-Trace score_record(const TraceRecord& record, const Observations& observations, ObservePayloads payloads) {
+Trace score_record(const TraceRecord& record, const Observations& observations, Recording recording) {
   ReplayPolicy replay;
   Rng unused(0);
-  TraceRecorder recorder(replay, observations, unused, payloads);
+  TraceRecorder recorder(replay, observations, unused, recording);
+  std::vector<TraceEntry>& entries = recorder.trace_.entries;
   for (const SiteRecord& site : record.sites) {
+    const std::size_t recorded = entries.size();
     switch (site.kind) {
       case SiteKind::Sample: {
         if (!site.distribution || !site.value) throw SimulatorFailure("recorded sample without distribution or value");
@@ -140,12 +166,10 @@ Trace score_record(const TraceRecord& record, const Observations& observations, 
         break;
       }
     }
+    // The entry of this site, if one was recorded, gets the control flag the simulator reported.
+    if (entries.size() > recorded) entries.back().control = site.control;
   }
-  Trace trace = recorder.finish(record.result);
-  // Restore the control flags the simulator reported.
-  std::size_t i = 0;
-  for (const SiteRecord& site : record.sites) trace.entries[i++].control = site.control;
-  return trace;
+  return recorder.finish(record.result);
 }
 
 }  // namespace ppx::engines

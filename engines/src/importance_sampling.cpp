@@ -55,7 +55,8 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
     }
   }
   PriorPolicy prior;
-  const ObservePayloads payloads = options.keep_traces ? ObservePayloads::Keep : ObservePayloads::Drop;
+  // Without whole traces the result keeps only named scalars and weights: record only those.
+  const Recording recording = options.keep_traces ? Recording::Full : Recording::Summary;
 
   if (whole_trace) {
     std::vector<std::pair<std::string, Tensor>> fixed(observations.begin(), observations.end());
@@ -70,7 +71,7 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
             std::vector<Trace> traces;
             for (std::uint32_t i = 0; i < count; ++i) {
               Rng rng = make_rng(batch_seed, i);
-              traces.push_back(execute(simulator, prior, observations, rng, payloads));
+              traces.push_back(execute(simulator, prior, observations, rng, recording));
             }
             return traces;
           }
@@ -82,7 +83,7 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
           std::vector<Trace> traces;
           traces.reserve(count);
           for (const TraceRecord& record : records) {
-            traces.push_back(score_record(record, observations, payloads));
+            traces.push_back(score_record(record, observations, recording));
             traces.back().run_time = per_trace;
           }
           return traces;
@@ -98,7 +99,7 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
         .items = options.traces,
         .run = [&](Simulator& simulator, std::uint64_t index) {
           Rng rng = make_rng(options.seed, index);
-          return execute(simulator, prior, observations, rng, payloads);
+          return execute(simulator, prior, observations, rng, recording);
         },
         .on_complete = [&](std::uint64_t, Trace&& trace) {
           posterior.add(std::move(trace));

@@ -237,9 +237,9 @@ class ControlEverySample final : public Handler {
 };
 
 Trace run_candidate(Simulator& simulator, MetropolisHastings& policy, const Observations& observations, Rng& rng,
-                    ObservePayloads payloads) {
+                    Recording recording) {
   const auto start = std::chrono::steady_clock::now();
-  TraceRecorder recorder(policy, observations, rng, payloads);
+  TraceRecorder recorder(policy, observations, rng, recording);
   ControlEverySample handler(recorder);
   Tensor result = simulator.run(handler);
   Trace trace = recorder.finish(std::move(result));
@@ -382,7 +382,8 @@ WeightedTraces metropolis_hastings(Simulators simulators, const Observations& ob
     if (callbacks.log) callbacks.log(line);
   };
 
-  const ObservePayloads payloads = options.keep_traces ? ObservePayloads::Keep : ObservePayloads::Drop;
+  // MH proposes and judges samples by address, so samples are recorded in full.
+  const Recording recording = options.keep_traces ? Recording::Full : Recording::NoObservePayloads;
 
   // One chain to its end (or interruption). State is committed only after a whole iteration
   // succeeded, so a SimulatorFailure anywhere leaves the chain as it was before the iteration.
@@ -398,12 +399,12 @@ WeightedTraces metropolis_hastings(Simulators simulators, const Observations& ob
           if (options.initial) {
             s.policy.set_current(&*options.initial);
             s.policy.set_site(std::nullopt);
-            start = run_candidate(simulator, s.policy, observations, rng, payloads);
+            start = run_candidate(simulator, s.policy, observations, rng, recording);
           } else {
             s.policy.set_current(nullptr);
             s.policy.set_site(std::nullopt);
             for (std::uint32_t attempt = 0; attempt < options.initial_attempts; ++attempt) {
-              start = run_candidate(simulator, s.policy, observations, rng, payloads);
+              start = run_candidate(simulator, s.policy, observations, rng, recording);
               if (start.log_likelihood > kMinusInf) break;
             }
           }
@@ -422,7 +423,7 @@ WeightedTraces metropolis_hastings(Simulators simulators, const Observations& ob
           site = s.current.entries[s.sites[pick(rng)]].address;
         }
         s.policy.set_site(site);
-        Trace candidate = run_candidate(simulator, s.policy, observations, rng, payloads);
+        Trace candidate = run_candidate(simulator, s.policy, observations, rng, recording);
         const Verdict v = judge(s.current, candidate, s.policy, site);
         const double u = uniform01(rng);
         const bool accept = v.possible && !std::isnan(v.log_alpha) && (v.log_alpha >= 0.0 || u < std::exp(v.log_alpha));

@@ -27,7 +27,7 @@ double log_sum_exp(const std::vector<double>& v, double scale = 1.0) {
 }
 
 bool is_discrete_kind(const TraceEntry& entry) {
-  return entry.distribution && entry.distribution->is_discrete();
+  return entry.discrete || (entry.distribution && entry.distribution->is_discrete());
 }
 
 }  // namespace
@@ -43,20 +43,26 @@ void WeightedTraces::add(Trace trace, std::uint32_t chain, std::uint64_t draw) {
   draws_.push_back(draw);
   lengths_.push_back(trace.samples);
   for (auto& column : columns_) column.push_back(kNaN);
+  // Traces of one model name their variables in much the same order: try the column after the
+  // last one first.
+  std::size_t next = 0;
   for (const TraceEntry& entry : trace.entries) {
     if (entry.name.empty() || entry.value.numel() != 1 || entry.kind == SiteKind::Observe) continue;
-    columns_[column_index(entry.name, is_discrete_kind(entry))][row] = entry.value[0];
+    next = column_index(entry.name, next, [&] { return is_discrete_kind(entry); });
+    columns_[next++][row] = entry.value[0];
   }
-  if (trace.result.numel() == 1) columns_[column_index("result", false)][row] = trace.result[0];
+  if (trace.result.numel() == 1) columns_[column_index("result", next, [] { return false; })][row] = trace.result[0];
   if (keep_traces_) traces_.push_back(std::move(trace));
 }
 
-std::size_t WeightedTraces::column_index(const std::string& name, bool discrete) {
+template <typename Discrete>
+std::size_t WeightedTraces::column_index(std::string_view name, std::size_t hint, Discrete discrete) {
+  if (hint < names_.size() && names_[hint] == name) return hint;
   for (std::size_t i = 0; i < names_.size(); ++i) {
     if (names_[i] == name) return i;
   }
-  names_.push_back(name);
-  discrete_.push_back(discrete);
+  names_.emplace_back(name);
+  discrete_.push_back(discrete());
   columns_.emplace_back(log_weights_.size(), kNaN);
   return names_.size() - 1;
 }

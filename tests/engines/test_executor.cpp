@@ -1,8 +1,10 @@
-// The executor: pyprob addresses, clamping, observation scoring, replay of recorded traces.
+// The executor: pyprob addresses, clamping, observation scoring, replay of recorded traces,
+// and what each recording keeps.
 #include <catch2/catch.hpp>
 #include <cmath>
 
 #include "ppx/engines/executor.h"
+#include "ppx/engines/weighted_traces.h"
 #include "ppx/ppx.h"
 
 using namespace ppx;
@@ -125,4 +127,127 @@ TEST_CASE("a proposal other than the prior contributes log p - log q to the weig
   Rng rng = make_rng(0);
   const engines::Trace trace = engines::execute(sim, fixed, {}, rng);
   CHECK(trace.log_weight == Approx(normal_log_pdf(0.5, 0, 1) + 1.0));
+}
+
+namespace {
+
+// Everything WeightedTraces sees: named scalars that come and go, a discrete one, an uncontrolled
+// one, a clamped one, non-scalar and unnamed samples, scalar and vector tags, observes.
+Tensor varied_model() {
+  const double k = sample(Categorical(Tensor({0.3, 0.7})), {.name = "k", .address = "k"}).item();
+  double x = sample(Normal(0, 1), {.name = "x", .address = "x"}).item();
+  x += sample(Normal(0, 1)).item();                                                 // unnamed
+  sample(Normal(Tensor({0.0, 1.0}), Tensor({1.0, 1.0})), {.name = "pair", .address = "pair"});  // not a scalar
+  if (k == 1) tag(x * 2, {.name = "doubled", .address = "doubled"});
+  tag(Tensor({x, k}), {.name = "both", .address = "both"});                          // not a scalar
+  const double u = sample(Uniform(0, 1), {.name = "u", .address = "u", .control = false}).item();
+  sample(Poisson(3), {.name = "clamped", .address = "clamped"});
+  observe(Normal(x + u, 1), {.name = "y", .address = "y"});
+  observe(Normal(x, 2), 0.5, {.name = "z", .address = "z"});
+  return k == 1 ? Tensor(x) : Tensor({x, u});  // the result is a scalar in some traces only
+}
+
+bool same_column(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!(a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i])))) return false;
+  }
+  return true;
+}
+
+void check_same_posterior(const engines::WeightedTraces& full, const engines::WeightedTraces& summary) {
+  REQUIRE(full.size() == summary.size());
+  CHECK(full.dropped() == summary.dropped());
+  CHECK(full.log_weights() == summary.log_weights());
+  REQUIRE(full.names() == summary.names());
+  for (const std::string& name : full.names()) {
+    INFO(name);
+    CHECK(same_column(*full.column(name), *summary.column(name)));
+    CHECK(full.is_discrete(name) == summary.is_discrete(name));
+  }
+  CHECK(full.trace_lengths().min == summary.trace_lengths().min);
+  CHECK(full.trace_lengths().max == summary.trace_lengths().max);
+  CHECK(full.trace_lengths().mean == summary.trace_lengths().mean);
+}
+
+}  // namespace
+
+TEST_CASE("a summary recording keeps exactly what WeightedTraces reads of a full one") {
+  engines::InProcessSimulator sim("varied", varied_model);
+  engines::PriorPolicy prior;
+  const Observations observations{{"y", Tensor(0.3)}, {"clamped", Tensor(2.0)}};
+  engines::WeightedTraces full, summary;
+  for (std::uint64_t i = 0; i < 200; ++i) {
+    Rng a = make_rng(4, i), b = make_rng(4, i);
+    const engines::Trace f = engines::execute(sim, prior, observations, a, engines::Recording::Full);
+    const engines::Trace s = engines::execute(sim, prior, observations, b, engines::Recording::Summary);
+    CHECK(s.log_weight == f.log_weight);
+    CHECK(s.log_likelihood == f.log_likelihood);
+    CHECK(s.log_prior == f.log_prior);
+    CHECK(s.samples == f.samples);
+    CHECK(s.unconditioned_observes == f.unconditioned_observes);
+    CHECK(s.result == f.result);
+    // The summary's entries are the full trace's named scalar samples and tags, in order.
+    std::vector<const engines::TraceEntry*> kept;
+    for (const engines::TraceEntry& e : f.entries) {
+      if (!e.name.empty() && e.value.numel() == 1 && e.kind != SiteKind::Observe) kept.push_back(&e);
+    }
+    REQUIRE(s.entries.size() == kept.size());
+    for (std::size_t j = 0; j < kept.size(); ++j) {
+      const engines::TraceEntry& e = s.entries[j];
+      CHECK(e.kind == kept[j]->kind);
+      CHECK(e.name == kept[j]->name);
+      CHECK(e.value == kept[j]->value);
+      CHECK(e.log_prob == kept[j]->log_prob);
+      CHECK(e.control == kept[j]->control);
+      CHECK(e.observed == kept[j]->observed);
+      CHECK(e.discrete == kept[j]->discrete);
+      CHECK(e.address.empty());
+      CHECK_FALSE(e.distribution);
+    }
+    full.add(f);
+    summary.add(s);
+  }
+  check_same_posterior(full, summary);
+  CHECK(full.is_discrete("k"));
+  CHECK(full.is_discrete("clamped"));
+  CHECK_FALSE(full.is_discrete("x"));
+  CHECK(full.column("pair") == nullptr);
+  CHECK(full.column("both") == nullptr);
+  CHECK(full.column("doubled") != nullptr);
+  CHECK(full.column("result") != nullptr);
+}
+
+TEST_CASE("a recorded trace scores to the same posterior row whatever the recording") {
+  engines::WeightedTraces full, no_payloads, summary;
+  const Observations observations{{"y", Tensor(0.3)}, {"clamped", Tensor(2.0)}};
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    LocalHandler local({.seed = 12, .stream = i, .record = true});
+    const Tensor result = Model("varied", varied_model).run(local);
+    TraceRecord record = local.take_record();
+    record.result = result;
+    const engines::Trace f = engines::score_record(record, observations, engines::Recording::Full);
+    const engines::Trace n = engines::score_record(record, observations, engines::Recording::NoObservePayloads);
+    const engines::Trace s = engines::score_record(record, observations, engines::Recording::Summary);
+    REQUIRE(n.entries.size() == f.entries.size());
+    for (std::size_t j = 0; j < f.entries.size(); ++j) {
+      CHECK(n.entries[j].address == f.entries[j].address);
+      CHECK(n.entries[j].control == f.entries[j].control);
+      CHECK(n.entries[j].kind == f.entries[j].kind);
+      CHECK((n.entries[j].distribution.has_value() == (f.entries[j].kind == SiteKind::Sample)));
+    }
+    // Control flags come from the record, in every recording.
+    for (const engines::TraceEntry& e : s.entries) {
+      const engines::TraceEntry* in_full = f.find_named(e.name);
+      REQUIRE(in_full != nullptr);
+      CHECK(e.control == in_full->control);
+    }
+    CHECK(s.log_weight == f.log_weight);
+    full.add(f);
+    no_payloads.add(n);
+    summary.add(s);
+  }
+  check_same_posterior(full, no_payloads);
+  check_same_posterior(full, summary);
+  CHECK_FALSE(full.column("u")->empty());
 }

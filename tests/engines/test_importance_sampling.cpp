@@ -3,6 +3,7 @@
 // exact posterior sd and the run's Kish ESS (fixed seeds: a failure is a bug, never bad luck —
 // the chance of a 5-SE miss is below 1e-6 per check).
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include "ppx/engines/importance_sampling.h"
 #include "ppx/engines/work_pool.h"
@@ -48,6 +49,30 @@ TEST_CASE("the result does not depend on how many simulators ran it") {
   const auto p3 = engines::importance_sampling(three, observations, {.traces = 3000, .seed = 5});
   CHECK(p1.log_weights() == p3.log_weights());
   CHECK(*p1.column("r") == *p3.column("r"));
+}
+
+TEST_CASE("keeping whole traces changes nothing else in the result") {
+  const auto name = GENERATE(as<std::string>{}, "gum", "marsaglia", "branching", "hmm");
+  const reference::ReferenceModel& model = reference::reference_model(name);
+  engines::InProcessSimulator simulator(model.name, model.forward);
+  engines::Simulator* simulators[] = {&simulator};
+  const auto observations = test::to_engine_observations(model.default_observations);
+  const auto lean = engines::importance_sampling(simulators, observations, {.traces = 2000, .seed = 8});
+  const auto kept = engines::importance_sampling(simulators, observations, {.traces = 2000, .seed = 8, .keep_traces = true});
+  INFO(name);
+  CHECK(lean.traces().empty());
+  CHECK(kept.traces().size() == 2000);
+  CHECK(lean.log_weights() == kept.log_weights());
+  REQUIRE(lean.names() == kept.names());
+  for (const std::string& column : lean.names()) {
+    INFO(column);
+    const std::vector<double>& a = *lean.column(column);
+    const std::vector<double>& b = *kept.column(column);
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK((a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i]))));
+    CHECK(lean.is_discrete(column) == kept.is_discrete(column));
+  }
+  CHECK(lean.trace_lengths().mean == kept.trace_lengths().mean);
 }
 
 namespace {

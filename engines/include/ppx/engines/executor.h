@@ -32,17 +32,24 @@ class PriorPolicy final : public SamplePolicy {
   Choice choose(const SampleSite& site, const std::string& address, Rng& rng) override;
 };
 
-// What a recorded trace keeps of its observes. Their distributions and values can be large (a
-// calorimeter: 3 x 24,500 doubles) and engines need only their log-probabilities, so they are
-// kept only when the caller wants whole traces.
-enum class ObservePayloads { Keep, Drop };
+// What a TraceRecorder keeps of a trace. Observes' distributions and values can be large (a
+// calorimeter: 3 x 24,500 doubles) and engines need only their log-probabilities; importance
+// sampling without whole traces needs only what WeightedTraces keeps of a trace.
+//   Full: every entry with its address, distribution and value (whole traces for the caller).
+//   NoObservePayloads: every entry with its address; samples keep their distribution and value,
+//     observes neither (what MCMC needs: it proposes and judges samples by address).
+//   Summary: only what WeightedTraces::add reads: entries for named samples and tags whose value
+//     is a single number (kind, name, value, log_prob, flags, `discrete`; no address, no
+//     distribution), the result, the log weight terms and the counts. No addresses are built, so
+//     the policy is passed an empty address: for policies that ignore it (PriorPolicy, replay).
+enum class Recording { Full, NoObservePayloads, Summary };
 
 // A Handler that asks `policy` at controlled samples, draws uncontrolled ones from the prior,
-// clamps samples whose name is observed, scores observes, and records everything.
+// clamps samples whose name is observed, scores observes, and records what `recording` asks for.
 class TraceRecorder final : public Handler {
  public:
   TraceRecorder(SamplePolicy& policy, const Observations& observations, Rng& rng,
-                ObservePayloads payloads = ObservePayloads::Keep);
+                Recording recording = Recording::Full);
   Tensor on_sample(const SampleSite& site) override;
   void on_observe(const ObserveSite& site) override;
   void on_tag(const TagSite& site) override;
@@ -50,21 +57,23 @@ class TraceRecorder final : public Handler {
   Trace finish(Tensor result);
 
  private:
+  friend Trace score_record(const TraceRecord& record, const Observations& observations, Recording recording);
   std::string next_address(std::string_view base, std::string_view suffix);
   SamplePolicy& policy_;
   const Observations& observations_;
   Rng& rng_;
-  ObservePayloads payloads_;
+  Recording recording_;
   Trace trace_;
   std::vector<std::pair<std::string, std::uint32_t>> instances_;  // "<base>__<suffix>" -> count
 };
 
 // Runs one trace of `simulator` under `policy`. Throws SimulatorFailure as the simulator does.
+// Summary traces carry no run_time (the clock is not read).
 Trace execute(Simulator& simulator, SamplePolicy& policy, const Observations& observations, Rng& rng,
-              ObservePayloads payloads = ObservePayloads::Keep);
+              Recording recording = Recording::Full);
 
 // Scores a trace the simulator ran unsteered (samples from the prior).
 Trace score_record(const TraceRecord& record, const Observations& observations,
-                   ObservePayloads payloads = ObservePayloads::Keep);
+                   Recording recording = Recording::Full);
 
 }  // namespace ppx::engines

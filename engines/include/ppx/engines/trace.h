@@ -28,6 +28,8 @@ struct TraceEntry {
   bool control = true;        // sample drawn by the policy (false: always from the prior)
   bool observed = false;      // contributes to the likelihood (observe with a value, or clamped sample)
   bool reused = false;        // MCMC: value carried over from the previous trace
+  bool discrete = false;      // the distribution is discrete (set by the recorder, also where the
+                              // distribution itself is not kept)
 };
 
 struct Trace {

@@ -62,7 +62,9 @@ class WeightedTraces {
   std::vector<std::size_t> resample(std::size_t n, Rng& rng) const;
 
  private:
-  std::size_t column_index(const std::string& name, bool discrete);
+  // The column of `name` (tried first at `hint`), added if new with discrete() as its flag.
+  template <typename Discrete>
+  std::size_t column_index(std::string_view name, std::size_t hint, Discrete discrete);
   bool keep_traces_;
   std::uint64_t dropped_ = 0;
   std::vector<double> log_weights_;

@@ -97,8 +97,14 @@ WorkPoolStats run_work_pool(Simulators simulators, const WorkPoolSpec<Result>& s
         }
       } else {
         consecutive_failures = 0;
-        finished.emplace(*item, std::move(*result));
         try {
+          if (*item == next_to_deliver) {  // the common case: in order, no need to park it
+            spec.on_complete(next_to_deliver, std::move(*result));
+            ++next_to_deliver;
+            ++stats.completed;
+          } else {
+            finished.emplace(*item, std::move(*result));
+          }
           for (auto it = finished.find(next_to_deliver); it != finished.end(); it = finished.find(next_to_deliver)) {
             spec.on_complete(next_to_deliver, std::move(it->second));
             finished.erase(it);
