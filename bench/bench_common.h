@@ -36,6 +36,7 @@ struct BenchOptions {
   bool quick = false;
   bool verbose = false;     // print every slice of every row
   std::string echo_server;  // internal: serve the raw echo baseline on this endpoint and exit
+  std::size_t echo_reply_bytes = 0;  // internal: with --echo-server, reply with this many bytes (0: echo)
 
   // Returns false when the program should exit with `exit_code` (help shown, or a bad option).
   bool parse(int argc, char** argv, const char* description, int& exit_code) {
@@ -60,6 +61,8 @@ struct BenchOptions {
         verbose = true;
       } else if (arg == "--echo-server") {
         echo_server = value();
+      } else if (arg == "--echo-reply-bytes") {
+        echo_reply_bytes = std::stoul(value());
       } else if (arg == "-h" || arg == "--help") {
         std::cout << description << "\n\n"
                   << "Every row is measured in `rounds` slices, round-robin across the rows, so load from\n"
@@ -95,7 +98,9 @@ inline std::string fmt(const char* format, double value) {
   return buffer;
 }
 
-inline std::string ratio(double value) { return fmt(value >= 100 ? "%.0fx" : value >= 10 ? "%.1fx" : "%.2fx", value); }
+inline std::string ratio(double value) {
+  return fmt(value >= 100 ? "%.0fx" : value >= 10 ? "%.1fx" : value >= 0.1 || value <= 0 ? "%.2fx" : "%.2gx", value);
+}
 
 inline double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -183,7 +188,10 @@ inline bool receive(zmq::socket_t& socket, zmq::message_t& message, Wait wait, s
 
 // Serves an echo on `endpoint` until a zero-length request (answered, then returns) or
 // `idle_timeout` without a request. Own context: like a separate program would have.
-inline void serve_echo(const std::string& endpoint, std::chrono::milliseconds idle_timeout, Wait wait = Wait::Blocking) {
+// `reply_bytes` > 0 answers every request with that many bytes instead of echoing it (a large
+// request with a small reply, as a simulator's Observe and the engine's ObserveResult).
+inline void serve_echo(const std::string& endpoint, std::chrono::milliseconds idle_timeout, Wait wait = Wait::Blocking,
+                       std::size_t reply_bytes = 0) {
   zmq::context_t context(1);
   zmq::socket_t socket(context, zmq::socket_type::rep);
   socket.set(zmq::sockopt::linger, 0);
@@ -193,16 +201,25 @@ inline void serve_echo(const std::string& endpoint, std::chrono::milliseconds id
     zmq::message_t request;
     if (!receive(socket, request, wait, idle_timeout)) return;
     const bool quit = request.size() == 0;
-    socket.send(request, zmq::send_flags::none);
+    if (reply_bytes > 0 && !quit) {
+      socket.send(zmq::message_t(reply_bytes), zmq::send_flags::none);
+    } else {
+      socket.send(request, zmq::send_flags::none);
+    }
     if (quit) return;
   }
 }
 
 // The client side of the echo baseline (own context, as the engine side would have).
+// `reply_bytes`: the size the server answers with (0: the payload's, an echo).
 class EchoClient {
  public:
-  EchoClient(const std::string& endpoint, std::size_t payload_bytes, Wait wait = Wait::Blocking)
-      : socket_(context_, zmq::socket_type::req), payload_(payload_bytes, 0x5a), wait_(wait) {
+  EchoClient(const std::string& endpoint, std::size_t payload_bytes, Wait wait = Wait::Blocking,
+             std::size_t reply_bytes = 0)
+      : socket_(context_, zmq::socket_type::req),
+        payload_(payload_bytes, 0x5a),
+        wait_(wait),
+        reply_bytes_(reply_bytes > 0 ? reply_bytes : payload_bytes) {
     socket_.set(zmq::sockopt::linger, 0);
     socket_.set(zmq::sockopt::rcvtimeo, 10'000);
     socket_.connect(endpoint);
@@ -211,7 +228,7 @@ class EchoClient {
   void round_trip() {
     socket_.send(zmq::buffer(payload_.data(), payload_.size()), zmq::send_flags::none);
     zmq::message_t reply;
-    if (!receive(socket_, reply, wait_, std::chrono::seconds(10)) || reply.size() != payload_.size()) {
+    if (!receive(socket_, reply, wait_, std::chrono::seconds(10)) || reply.size() != reply_bytes_) {
       throw std::runtime_error("echo server did not answer");
     }
   }
@@ -227,6 +244,7 @@ class EchoClient {
   zmq::socket_t socket_;
   std::vector<char> payload_;
   Wait wait_;
+  std::size_t reply_bytes_;
 };
 
 // A free loopback TCP port (bound then released; fine on a quiet machine).
@@ -254,6 +272,8 @@ class SocketDir {
   SocketDir(const SocketDir&) = delete;
   SocketDir& operator=(const SocketDir&) = delete;
   std::string endpoint(std::string_view name) const { return "ipc://" + (path_ / name).string(); }
+  // The folder itself (also used for other scratch files of the run).
+  const std::filesystem::path& path() const { return path_; }
 
  private:
   std::filesystem::path path_;
@@ -317,6 +337,25 @@ inline void print_machine(const BenchOptions& options) {
             << load_average()
             << "; " << options.rounds << " round(s) of " << options.slice << " s per row"
             << (options.quick ? " (--quick)" : "") << "\n\n";
+}
+
+// The shared main of every benchmark: parse the options, serve the echo baseline when re-executed
+// as --echo-server (an idle echo exits after 15 minutes), otherwise run `bench`; errors exit 1.
+inline int bench_main(int argc, char** argv, const char* name, const char* description,
+                      const std::function<int(const BenchOptions&)>& bench) {
+  BenchOptions options;
+  int exit_code = 0;
+  if (!options.parse(argc, argv, description, exit_code)) return exit_code;
+  try {
+    if (!options.echo_server.empty()) {
+      serve_echo(options.echo_server, std::chrono::minutes(15), Wait::Blocking, options.echo_reply_bytes);
+      return 0;
+    }
+    return bench(options);
+  } catch (const std::exception& e) {
+    std::cerr << name << ": " << e.what() << '\n';
+    return 1;
+  }
 }
 
 }  // namespace ppx::bench

@@ -133,22 +133,8 @@ int bench(const BenchOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  BenchOptions options;
-  int exit_code = 0;
-  if (!options.parse(argc, argv,
-                     "bench_is: importance-sampling traces/s on gum, remote (lock-step, whole-trace) and in-process,\n"
-                     "against the raw ZeroMQ round-trip rate measured in the same run",
-                     exit_code)) {
-    return exit_code;
-  }
-  try {
-    if (!options.echo_server.empty()) {
-      serve_echo(options.echo_server, std::chrono::seconds(120));
-      return 0;
-    }
-    return bench(options);
-  } catch (const std::exception& e) {
-    std::cerr << "bench_is: " << e.what() << '\n';
-    return 1;
-  }
+  return bench_main(argc, argv, "bench_is",
+                    "bench_is: importance-sampling traces/s on gum, remote (lock-step, whole-trace) and in-process,\n"
+                    "against the raw ZeroMQ round-trip rate measured in the same run",
+                    bench);
 }

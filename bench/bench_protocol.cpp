@@ -310,21 +310,13 @@ void bench_round_trips(const BenchOptions& options, double codec_per_round_trip)
 }  // namespace
 
 int main(int argc, char** argv) {
-  BenchOptions options;
-  int exit_code = 0;
-  if (!options.parse(argc, argv,
-                     "bench_protocol: PPX codec cost, shim round trip vs raw ZeroMQ, lock-step vs whole-trace",
-                     exit_code)) {
-    return exit_code;
-  }
-  try {
-    print_machine(options);
-    const double codec_per_round_trip = bench_codec(options);
-    bench_round_trips(options, codec_per_round_trip);
-    std::cout << "\nload at the end: " << load_average() << '\n';
-  } catch (const std::exception& e) {
-    std::cerr << "bench_protocol: " << e.what() << '\n';
-    return 1;
-  }
-  return 0;
+  return bench_main(argc, argv, "bench_protocol",
+                    "bench_protocol: PPX codec cost, shim round trip vs raw ZeroMQ, lock-step vs whole-trace",
+                    [](const BenchOptions& options) {
+                      print_machine(options);
+                      const double codec_per_round_trip = bench_codec(options);
+                      bench_round_trips(options, codec_per_round_trip);
+                      std::cout << "\nload at the end: " << load_average() << '\n';
+                      return 0;
+                    });
 }
