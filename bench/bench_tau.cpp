@@ -259,9 +259,12 @@ int bench(const BenchOptions& options) {
     };
     Series recorded;
     recorded.label = "full run as a whole-trace simulator does it (record, fixed values)";
+    ppx::LocalHandler batch_handler({.seed = run_seed, .record = true});
+    batch_handler.set_fixed_values(fixed);  // once per batch, as serve.cpp does
     recorded.run = loop([&] {
-      ppx::LocalHandler handler({.seed = run_seed++, .record = true});
-      handler.set_fixed_values(fixed);  // serve.cpp copies the request's fixed values per trace
+      ppx::LocalHandler& handler = batch_handler;
+      handler.reseed(run_seed, run_seed);
+      ++run_seed;
       ppx::TraceRecord record;
       {
         ppx::ScopedHandler scope(handler);

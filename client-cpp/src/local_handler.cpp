@@ -6,6 +6,8 @@ LocalHandler::LocalHandler(Options options) : options_(options), rng_(make_rng(o
 
 void LocalHandler::set_fixed_values(std::vector<std::pair<std::string, Tensor>> fixed) { fixed_ = std::move(fixed); }
 
+void LocalHandler::reseed(std::uint64_t seed, std::uint64_t stream) { rng_ = make_rng(seed, stream); }
+
 TraceRecord LocalHandler::take_record() {
   TraceRecord out = std::move(record_);
   record_ = {};

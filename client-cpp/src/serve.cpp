@@ -148,9 +148,11 @@ class Server {
     proto::RunTracesResult reply;
     reply.traces.reserve(request.count);
     try {
+      // One handler for the batch: the fixed values (possibly whole observations) are copied once.
+      LocalHandler local({.seed = request.seed, .record = true});
+      local.set_fixed_values(request.fixed);
       for (std::uint32_t i = 0; i < request.count; ++i) {
-        LocalHandler local({.seed = request.seed, .stream = i, .record = true});
-        local.set_fixed_values(request.fixed);
+        local.reseed(request.seed, i);
         TraceRecord record;
         record.result = model_.run(local);
         record.sites = local.take_record().sites;

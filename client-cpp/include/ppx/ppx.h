@@ -89,6 +89,8 @@ class LocalHandler final : public Handler {
 
   // Samples whose name is in `fixed` return that value instead of a draw (engine clamping).
   void set_fixed_values(std::vector<std::pair<std::string, Tensor>> fixed);
+  // Restarts the generator at stream `stream` of `seed` (one handler serves many seeded traces).
+  void reseed(std::uint64_t seed, std::uint64_t stream);
   // The record of everything since the last take_record(), and clears it.
   TraceRecord take_record();
   Rng& rng() { return rng_; }
