@@ -1,6 +1,7 @@
 // The simulator side of PPX: a REP socket answering Handshake, Run (lock-step, PPX 1.0) and
 // RunTraces (whole-trace extension). Request-in-reply: the engine's Run is answered with the
 // first Sample, whose SampleResult is answered with the next request, ..., until RunResult.
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <exception>
@@ -76,7 +77,10 @@ class Server {
           result_.message = "no request within the receive timeout";
           break;
         }
-        dispatch_top_level();
+        do {
+          redispatch_ = false;
+          dispatch_top_level();
+        } while (redispatch_);  // a trace was abandoned because the engine started afresh
       }
     } catch (const zmq::error_t& e) {
       return error(std::string("socket error: ") + e.what());
@@ -141,13 +145,15 @@ class Server {
       log(LogLevel::Warning, "trace abandoned: " + aborted.reason);
     } catch (const std::exception& e) {
       reset(std::string("the model threw: ") + e.what());
+    } catch (...) {
+      reset("the model threw a non-standard exception");
     }
   }
 
   void run_whole_traces(const proto::RunTraces& request) {
     proto::RunTracesResult reply;
-    reply.traces.reserve(request.count);
     try {
+      reply.traces.reserve(std::min<std::uint32_t>(request.count, 1024));  // count comes from the peer
       // One handler for the batch: the fixed values (possibly whole observations) are copied once.
       LocalHandler local({.seed = request.seed, .record = true});
       local.set_fixed_values(request.fixed);
@@ -161,6 +167,9 @@ class Server {
     } catch (const std::exception& e) {
       reset(std::string("the model threw: ") + e.what());
       return;
+    } catch (...) {
+      reset("the model threw a non-standard exception");
+      return;
     }
     result_.traces += request.count;
     send(proto::Message(std::move(reply)));  // a converted temporary would copy every trace
@@ -172,6 +181,14 @@ class Server {
     const Wait wait = receive(/*in_trace=*/true);
     if (wait == Wait::Stopped) throw TraceAborted{"stopping"};
     if (wait == Wait::Timeout) throw TraceAborted{"no reply from the engine within the receive timeout"};
+    if (!std::holds_alternative<T>(request_) &&
+        (std::holds_alternative<proto::Handshake>(request_) || std::holds_alternative<proto::Run>(request_) ||
+         std::holds_alternative<proto::RunTraces>(request_))) {
+      // The engine gave up on this trace (timeout, restart) and starts afresh: abandon the trace
+      // and answer the new request normally rather than with Reset.
+      redispatch_ = true;
+      throw TraceAborted{"the engine sent " + std::string(proto::kind_name(request_)) + " mid-trace"};
+    }
     if (!std::holds_alternative<T>(request_)) {
       const std::string reason = "expected " + std::string(proto::kind_name(proto::Message{T{}})) + ", got " +
                                  std::string(proto::kind_name(request_));
@@ -245,6 +262,7 @@ class Server {
   zmq::socket_t socket_;
   proto::Encoder encoder_;
   proto::Message request_;
+  bool redispatch_ = false;  // request_ is a new session/trace request that abandoned a trace
   ServeResult result_;
 };
 
@@ -271,6 +289,11 @@ ServeResult Model::serve(const ServeOptions& options) const {
     ServeResult result;
     result.status = ServeResult::Status::Error;
     result.message = e.what();
+    return result;
+  } catch (...) {
+    ServeResult result;
+    result.status = ServeResult::Status::Error;
+    result.message = "unknown exception";
     return result;
   }
 }

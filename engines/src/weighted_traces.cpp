@@ -110,8 +110,9 @@ double WeightedTraces::log_evidence() const {
 }
 
 double WeightedTraces::log_evidence_stderr() const {
-  // Z = mean(w); se(Z) = sd(w)/sqrt(n); se(log Z) = se(Z)/Z (delta method), with w scaled by max.
-  const std::size_t n = log_weights_.size();
+  // Z = mean(w) over every trace (dropped ones count as zero weights, as in log_evidence);
+  // se(Z) = sd(w)/sqrt(n); se(log Z) = se(Z)/Z (delta method), with w scaled by the max.
+  const std::size_t n = log_weights_.size() + dropped_;
   if (n < 2) return std::numeric_limits<double>::infinity();
   const double m = max_finite_or(log_weights_, 0.0);
   double sum = 0.0, sum_sq = 0.0;
@@ -121,10 +122,10 @@ double WeightedTraces::log_evidence_stderr() const {
     sum_sq += w * w;
   }
   if (sum <= 0.0) return std::numeric_limits<double>::infinity();
-  const double mean = sum / static_cast<double>(n);
-  const double var = std::max(0.0, (sum_sq / static_cast<double>(n) - mean * mean)) * static_cast<double>(n) /
-                     static_cast<double>(n - 1);
-  return std::sqrt(var / static_cast<double>(n)) / mean;
+  const double count = static_cast<double>(n);
+  const double mean = sum / count;
+  const double var = std::max(0.0, sum_sq / count - mean * mean) * count / (count - 1.0);
+  return std::sqrt(var / count) / mean;
 }
 
 double weighted_quantile(const std::vector<double>& values, const std::vector<double>& weights, double q) {
@@ -195,14 +196,22 @@ VariableSummary WeightedTraces::summarize(std::string_view name, std::size_t top
 std::vector<std::size_t> WeightedTraces::resample(std::size_t n, Rng& rng) const {
   std::vector<std::size_t> out;
   const std::vector<double> weights = normalized_weights();
-  if (n == 0 || weights.empty()) return out;
+  std::size_t last_positive = weights.size();
+  for (std::size_t i = weights.size(); i-- > 0;) {
+    if (weights[i] > 0.0) {
+      last_positive = i;
+      break;
+    }
+  }
+  if (n == 0 || last_positive == weights.size()) return out;  // no mass: nothing to resample
   out.reserve(n);
   const double step = 1.0 / static_cast<double>(n);
-  double u = std::uniform_real_distribution<double>(0.0, step)(rng);
+  // u in (0, step]: a zero-weight row is never picked, not even the first.
+  double u = step - std::uniform_real_distribution<double>(0.0, step)(rng);
   double cumulative = weights[0];
   std::size_t i = 0;
   for (std::size_t k = 0; k < n; ++k) {
-    while (u > cumulative && i + 1 < weights.size()) cumulative += weights[++i];
+    while (u > cumulative && i < last_positive) cumulative += weights[++i];
     out.push_back(i);
     u += step;
   }

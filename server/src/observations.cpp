@@ -70,7 +70,9 @@ ObservationSource parse_observation(std::string_view spec, engines::Observations
       if (ends_with(path, ".npy")) {
         try {
           value = read_npy(path);
-        } catch (const std::runtime_error& e) {
+        } catch (const std::invalid_argument&) {
+          throw;
+        } catch (const std::exception& e) {  // unreadable, malformed or absurdly large files
           throw std::invalid_argument(e.what());
         }
       } else {

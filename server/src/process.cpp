@@ -39,14 +39,17 @@ bool Process::wait_for_exit(std::chrono::milliseconds timeout) {
 }
 
 void Process::terminate(std::chrono::milliseconds grace) {
-  if (!alive()) return;
+  if (!alive()) {
+    ::kill(-pid_, SIGKILL);  // the leader is gone; whatever else ran in its group goes too
+    return;
+  }
   ::kill(-pid_, SIGTERM);
   if (!wait_for_exit(grace)) kill();
 }
 
 void Process::kill() {
+  ::kill(-pid_, SIGKILL);  // the whole group, even if the leader was already reaped
   if (!alive()) return;
-  ::kill(-pid_, SIGKILL);
   wait_for_exit(std::chrono::seconds(5));
 }
 

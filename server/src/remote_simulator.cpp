@@ -117,10 +117,8 @@ struct RemoteSimulator::Impl {
           fail("unexpected " + std::string(proto::kind_name(message)) + " during a trace");
         }
       }
-    } catch (const SimulatorFailure&) {
-      throw;
     } catch (...) {
-      socket.reset();  // the handler failed mid-trace: the REQ/REP lock-step is out of step
+      socket.reset();  // failed mid-trace (here or in the handler): the REQ/REP lock-step is out of step
       throw;
     }
   }
@@ -153,7 +151,9 @@ std::vector<TraceRecord> RemoteSimulator::run_unsteered(const engines::Unsteered
   impl_->ensure_connected();
   if (!impl_->whole_trace) throw std::logic_error(impl_->endpoint + " does not offer whole-trace runs");
   impl_->send(proto::RunTraces{request.count, request.seed, request.fixed});
-  proto::Message reply = impl_->receive(impl_->options.reply_timeout, "RunTracesResult");
+  // A batch of K traces legitimately takes longer than one reply: allow one reply timeout per 8.
+  const auto timeout = impl_->options.reply_timeout * std::max<std::uint32_t>(1, (request.count + 7) / 8);
+  proto::Message reply = impl_->receive(timeout, "RunTracesResult");
   auto* result = std::get_if<proto::RunTracesResult>(&reply);
   if (result == nullptr) impl_->fail("expected RunTracesResult, got " + std::string(proto::kind_name(reply)));
   return std::move(result->traces);

@@ -112,3 +112,16 @@ TEST_CASE("full traces are kept only on request") {
   CHECK(summaries_only.traces().empty());
   CHECK(full.traces().size() == 1);
 }
+
+TEST_CASE("resampling never picks a zero-weight row, and returns nothing when there is no mass") {
+  const double zero = -std::numeric_limits<double>::infinity();
+  engines::WeightedTraces w;
+  w.add(row(zero, {{"x", 0}}));
+  w.add(row(0.0, {{"x", 1}}));
+  w.add(row(zero, {{"x", 2}}));
+  Rng rng = make_rng(8);
+  for (std::size_t i : w.resample(50, rng)) CHECK(i == 1);
+  engines::WeightedTraces none;
+  none.add(row(zero, {{"x", 0}}));
+  CHECK(none.resample(10, rng).empty());
+}

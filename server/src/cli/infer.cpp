@@ -105,6 +105,17 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
         .interrupted = [] { return g_interrupted.load(); },
         .log = [&](const std::string& line) { progress.log(line); }};
 
+    // The model's own name from the first simulator that answers its handshake (which the engine
+    // needs anyway); asked before the run so a simulator that failed is not restarted for it.
+    std::string model_name;
+    for (engines::Simulator* s : simulators) {
+      try {
+        model_name = s->model_name();
+        break;
+      } catch (const engines::SimulatorFailure& e) {
+        progress.log(std::string("simulator did not answer its handshake: ") + e.what());
+      }
+    }
     const auto start = std::chrono::steady_clock::now();
     EngineOutcome outcome = engine->run(InferContext{options, simulators, observations, callbacks});
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -117,14 +128,7 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
     report.provenance.options["pool"] = pool_json(options.pool);
     report.provenance.observations = sources;
     report.provenance.observed = &observations;
-    // The model's own name, from whichever simulator still answers.
-    for (engines::Simulator* s : simulators) {
-      try {
-        report.provenance.model_name = s->model_name();
-        break;
-      } catch (const std::exception&) {
-      }
-    }
+    report.provenance.model_name = model_name;
     report.diagnostics = outcome.diagnostics;
     report.diagnostics["elapsed_seconds"] = elapsed;
     if (!outcome.chains) {  // MCMC reports its own rate (iterations, burn-in included)
