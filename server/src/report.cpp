@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <stdexcept>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace ppx::server {
@@ -135,23 +136,40 @@ std::string summary_text(const InferenceReport& report) {
 }
 
 void write_file_atomically(const std::string& path, const std::string& content) {
-  const std::string temp = path + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot write '" + temp + "': " + std::strerror(errno));
+  // A unique temp file in the same folder, fsync, rename over the target, fsync the folder.
+  const fs::path target(path);
+  const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::string temp = (folder / ("." + target.filename().string() + ".XXXXXX")).string();
+  const int fd = ::mkstemp(temp.data());
+  if (fd < 0) throw std::runtime_error("cannot write in '" + folder.string() + "': " + std::strerror(errno));
+  auto fail = [&](const std::string& what) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    ::unlink(temp.c_str());
+    throw std::runtime_error(what + " '" + path + "': " + why);
+  };
   std::size_t written = 0;
   while (written < content.size()) {
     const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
     if (n < 0) {
       if (errno == EINTR) continue;
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      throw std::runtime_error("cannot write '" + temp + "': " + why);
+      fail("cannot write");
     }
     written += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) throw std::runtime_error("cannot flush '" + temp + "'");
+  if (::fchmod(fd, 0644) != 0 || ::fsync(fd) != 0) fail("cannot flush");
+  if (::close(fd) != 0) {
+    ::unlink(temp.c_str());
+    throw std::runtime_error("cannot close '" + path + "': " + std::strerror(errno));
+  }
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    throw std::runtime_error("cannot rename '" + temp + "' to '" + path + "': " + std::strerror(errno));
+    const std::string why = std::strerror(errno);
+    ::unlink(temp.c_str());
+    throw std::runtime_error("cannot rename '" + temp + "' to '" + path + "': " + why);
+  }
+  if (const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir >= 0) {
+    ::fsync(dir);  // makes the rename itself durable
+    ::close(dir);
   }
 }
 

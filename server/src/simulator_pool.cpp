@@ -1,9 +1,11 @@
 #include "ppx/server/simulator_pool.h"
 
 #include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
-#include <random>
 #include <stdexcept>
 #include <type_traits>
 #include <unistd.h>
@@ -142,10 +144,13 @@ SimulatorPool::SimulatorPool(PoolOptions options) : impl_(std::make_unique<Impl>
   const PoolOptions& o = impl_->options;
   if (!o.command.empty()) {
     impl_->launcher = std::make_unique<ProcessLauncher>();
-    std::random_device entropy;
-    impl_->socket_dir = fs::temp_directory_path() /
-                        ("ppxd-" + std::to_string(::getpid()) + "-" + std::to_string(entropy() % 1000000));
-    fs::create_directories(impl_->socket_dir);
+    // A fresh private folder (mode 0700, fails rather than reuse an existing path) for the sockets.
+    std::string pattern = (fs::temp_directory_path() / ("ppxd-" + std::to_string(::getpid()) + "-XXXXXX")).string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("cannot create a socket folder in " + fs::temp_directory_path().string() + ": " +
+                               std::strerror(errno));
+    }
+    impl_->socket_dir = pattern;
     for (std::size_t i = 0; i < o.workers; ++i) {
       const std::string endpoint = "ipc://" + (impl_->socket_dir / ("sim-" + std::to_string(i))).string();
       impl_->slots.push_back(std::make_unique<Slot>(i, endpoint, impl_->options, impl_->launcher.get(), impl_->restarts));
