@@ -120,6 +120,7 @@ void bench_model(const ModelCase& model, const BenchOptions& options, std::uint6
 }
 
 int bench(const BenchOptions& options) {
+  use_program_allocator_settings();
   const std::string gum = simulator_program("gum", "bench_mcmc");
   const std::string tau_decay = simulator_program("tau_decay", "bench_mcmc");
   print_machine(options);
@@ -152,8 +153,5 @@ int main(int argc, char** argv) {
   return bench_main(argc, argv, "bench_mcmc",
                     "bench_mcmc: Metropolis-Hastings iterations/s (RMH, LMH) on gum and tau_decay, in-process and\n"
                     "over PPX, against importance-sampling traces/s on the same model in the same run",
-                    [](const BenchOptions& options) {
-                      use_program_allocator_settings();
-                      return bench(options);
-                    });
+                    bench);
 }

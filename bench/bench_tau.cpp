@@ -151,6 +151,7 @@ Mode make_mode(const std::string& name, td::ObsMode obs_mode, const std::string&
 }
 
 int bench(const BenchOptions& options) {
+  use_program_allocator_settings();
   const std::string tau_decay = simulator_program("tau_decay", "bench_tau");
   print_machine(options);
   const SocketDir dir;
@@ -197,26 +198,23 @@ int bench(const BenchOptions& options) {
     td::Event scratch;
 
     // (a) per forward run
+    // A forward run cut short by a handler that throws at the given point.
+    auto run_until = [&](StopHandler::At at, auto stop_seed) {
+      return loop([&, at, stop_seed] {
+        StopHandler handler(at, stop_seed());
+        ppx::ScopedHandler scope(handler);
+        try {
+          td::simulate(m.options, &scratch);
+        } catch (const StopRun&) {
+        }
+      });
+    };
     Series stop_first;
     stop_first.label = "(1) run stopped by a throw at its first sample (stop cost)";
-    stop_first.run = loop([&] {
-      StopHandler handler(StopHandler::At::FirstSample, 0);
-      ppx::ScopedHandler scope(handler);
-      try {
-        td::simulate(m.options, &scratch);
-      } catch (const StopRun&) {
-      }
-    });
+    stop_first.run = run_until(StopHandler::At::FirstSample, [] { return std::uint64_t{0}; });
     Series stop_tag;
     stop_tag.label = "(2) kinematics + latents + detector mean (stopped at the first tag)";
-    stop_tag.run = loop([&] {
-      StopHandler handler(StopHandler::At::FirstTag, kPoolSeed + pool_index());
-      ppx::ScopedHandler scope(handler);
-      try {
-        td::simulate(m.options, &scratch);
-      } catch (const StopRun&) {
-      }
-    });
+    stop_tag.run = run_until(StopHandler::At::FirstTag, [&] { return kPoolSeed + pool_index(); });
     Series mean;
     mean.label = "(3) detector mean alone (mean_deposits)";
     mean.run = loop([&] {
@@ -454,8 +452,5 @@ int main(int argc, char** argv) {
   return bench_main(argc, argv, "bench_tau",
                     "bench_tau: the tau-decay simulator's cost per forward run (split), and importance-sampling\n"
                     "traces/s through PPX vs in-process, with the PPX overhead per trace",
-                    [](const BenchOptions& options) {
-                      use_program_allocator_settings();
-                      return bench(options);
-                    });
+                    bench);
 }

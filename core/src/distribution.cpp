@@ -989,6 +989,19 @@ bool all_valid(const Linear& l) {
 
 constexpr double kMinusInf = -std::numeric_limits<double>::infinity();
 
+// A running sum of log densities that stops at the first -inf (so +inf + -inf never makes NaN).
+struct LogDensitySum {
+  double total = 0.0;
+  bool add(double lp) {  // false: the sum is -inf for good, stop
+    if (lp == kMinusInf) {
+      total = kMinusInf;
+      return false;
+    }
+    total += lp;
+    return true;
+  }
+};
+
 // The sum of the log densities at the values (the last operand of `l`), in element order; -inf
 // if a value is outside the support or has density 0, even next to a +inf density.
 template <std::size_t I>
@@ -1006,17 +1019,11 @@ double sum_log_prob(const Linear& l) {
   if (!inside) return kMinusInf;
   if (total != kMinusInf && !std::isnan(total)) return total;
   // Rare: again, stopping at the first -inf density (every value is in the support).
-  total = 0.0;
+  LogDensitySum sum;
   for_each_linear<I, true>(l, [&](const double* p, std::size_t n, double x, std::size_t) {
-    const double lp = row.log_prob(p, n, x);
-    if (lp == kMinusInf) {
-      total = kMinusInf;
-      return false;
-    }
-    total += lp;
-    return true;
+    return sum.add(row.log_prob(p, n, x));
   });
-  return total;
+  return sum.total;
 }
 
 // Whether every value (the last operand of `l`) lies in the support.
@@ -1258,21 +1265,14 @@ double Distribution::log_prob(const Tensor& value) const {
                                   " does not broadcast with " + to_string());
     }
     if (layout == Layout::Strided) {
-      double total = 0.0;
+      LogDensitySum sum;
       const double* data = value.data().data();
       const std::size_t value_index = batch.operand_count();
       batch.for_each(&value_operand, out, [&](const double* p, std::size_t n, const auto& w) {
         const double x = data[w.offset(value_index)];
-        const double lp =
-            std::isnan(x) || !row.in_support(p, n, x) ? kMinusInf : row.log_prob(p, n, x);
-        if (lp == kMinusInf) {
-          total = kMinusInf;
-          return false;
-        }
-        total += lp;
-        return true;
+        return sum.add(std::isnan(x) || !row.in_support(p, n, x) ? kMinusInf : row.log_prob(p, n, x));
       });
-      return total;
+      return sum.total;
     }
   }
   return with_row(row, [&](auto i) { return sum_log_prob<decltype(i)::value>(l); });

@@ -416,16 +416,29 @@ TEST_CASE("rejection loops: mean tries agree with the acceptance rates", "[tau_d
   }
 }
 
+namespace {
+
+// One row of the spec's §3 trace-length table.
+struct QuotedLengths {
+  double min, median, mean, p90, p99;
+  double p99_tolerance;  // +-2 (5 SE of that quantile is about 1.5 here); wider where stated
+};
+
+void check_lengths(const PriorSample& s, const QuotedLengths& q) {
+  const double se = sd_of(s.length) / std::sqrt(double(s.n));
+  CHECK(quantile(s.length, 0.0) == q.min);
+  CHECK(quantile(s.length, 0.5) == q.median);
+  check_quoted("mean trace length", mean_of(s.length), se, q.mean, 0.1);
+  // Quantiles of an integer count: +-1 at p90 (the spec's prototype used 2e5 traces).
+  CHECK(std::abs(quantile(s.length, 0.9) - q.p90) <= 1);
+  CHECK(std::abs(quantile(s.length, 0.99) - q.p99) <= q.p99_tolerance);
+}
+
+}  // namespace
+
 TEST_CASE("trace lengths with the default options (spec §3)", "[tau_decay][statistics]") {
   const PriorSample& s = default_prior();
-  const double se = sd_of(s.length) / std::sqrt(double(s.n));
-  CHECK(quantile(s.length, 0.0) == 9);
-  CHECK(quantile(s.length, 0.5) == 19);
-  check_quoted("mean trace length", mean_of(s.length), se, 19.7, 0.1);
-  // Quantiles of an integer count: +-1 at p90 and +-2 at p99 (5 SE of those quantiles here
-  // is about 1.5; the spec's prototype used 2e5 traces).
-  CHECK(std::abs(quantile(s.length, 0.9) - 31) <= 1);
-  CHECK(std::abs(quantile(s.length, 0.99) - 52) <= 2);
+  check_lengths(s, {.min = 9, .median = 19, .mean = 19.7, .p90 = 31, .p99 = 52, .p99_tolerance = 2});
   // Per-channel means [T]: pi nu, mu nu nu, e nu nu, pi pi0 nu, 3 pi nu, pi 2pi0 nu, 3pi pi0 nu, pi 3pi0 nu.
   const std::vector<std::pair<int, double>> per_channel{{2, 9.3},   {1, 14.1},  {0, 14.9},  {4, 20.2},
                                                         {11, 23.2}, {10, 31.2}, {23, 36.0}, {24, 44.1}};
@@ -450,13 +463,8 @@ TEST_CASE("trace lengths with detector_latents = off", "[tau_decay][statistics]"
   td::Options options = coarse_options();
   options.detector_latents = td::DetectorLatents::Off;
   const PriorSample s = run_prior(options, 50000, 77);
-  const double se = sd_of(s.length) / std::sqrt(double(s.n));
-  CHECK(quantile(s.length, 0.0) == 7);
-  CHECK(quantile(s.length, 0.5) == 13);
-  check_quoted("mean trace length (detector off)", mean_of(s.length), se, 15.2, 0.1);
-  CHECK(std::abs(quantile(s.length, 0.9) - 22) <= 1);
   // The spec quotes p99 = 42; this implementation gives 40 (see the README): +-3.
-  CHECK(std::abs(quantile(s.length, 0.99) - 42) <= 3);
+  check_lengths(s, {.min = 7, .median = 13, .mean = 15.2, .p90 = 22, .p99 = 42, .p99_tolerance = 3});
 }
 
 TEST_CASE("loose GENBOD bounds: heavy-tailed traces, no NaN, capped loops", "[tau_decay][statistics]") {
