@@ -11,6 +11,17 @@ packages=(
   catch2 libboost-dev
   libcli11-dev nlohmann-json3-dev
   libcairo2-dev
+  ccache
+  # inference compilation: LibTorch (CPU) on an optimised BLAS, Gloo for data-parallel training
+  libtorch-dev libopenblas0-openmp libgloo-dev
+  # the daemon: HTTP (Boost.Beast is in libboost-dev), config, result index, ArviZ-readable NetCDF
+  libtomlplusplus-dev libsqlite3-dev libnetcdf-dev
+  # random-engine adapters
+  libgsl-dev libclhep-dev
+  # fuzzing (clang's libFuzzer)
+  clang libfuzzer-14-dev
+  # tests: hostile Python peers, reading results back, the web page in a real browser
+  python3-zmq python3-numpy python3-pandas python3-xarray python3-netcdf4 chromium
 )
 
 missing=()
