@@ -17,6 +17,8 @@ function(ppx_library)
     $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_link_libraries(${A_NAME} PUBLIC ${A_PUBLIC_LIBS} PRIVATE ${A_PRIVATE_LIBS})
+  # Our public headers use C++20: a usage requirement, so downstream targets get it without asking.
+  target_compile_features(${A_NAME} PUBLIC cxx_std_20)
   ppx_warnings(${A_NAME})
 endfunction()
 

@@ -8,7 +8,7 @@
 
 #include "ppl_peer.h"
 #include "ppx/ppx.h"
-#include "test_paths.h"
+#include "shared_data.h"
 
 namespace proto = ppx::protocol;
 namespace fs = std::filesystem;
@@ -73,6 +73,7 @@ proto::Message normalised(proto::Message m) {
 
 void replay(const std::string& session, const ppx::Model& model) {
   const fs::path dir = fs::path(ppx::test::shared_dir()) / "ppx-vectors" / "captured" / session;
+  PPX_NEEDS_SHARED(dir);
   REQUIRE(fs::is_directory(dir));
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir)) files.push_back(entry.path());

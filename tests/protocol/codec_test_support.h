@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "shared_data.h"
+
 namespace ppx::protocol::test {
 
 // shared/ppx-vectors: $PPX_SHARED_DIR (set by CTest), else the configure-time default.

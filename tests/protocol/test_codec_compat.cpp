@@ -136,6 +136,7 @@ TEST_CASE("unset extension fields leave PPX 1.0 bytes", "[protocol][compat]") {
 }
 
 TEST_CASE("every PPX 1.0 message we encode verifies under the 1.0 schema", "[protocol][compat]") {
+  PPX_NEEDS_SHARED(ppx::protocol::test::vectors_dir());
   for (const auto& file : ppx::protocol::test::golden_files()) {
     INFO(file);
     const auto bytes =

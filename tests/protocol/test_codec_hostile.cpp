@@ -108,6 +108,7 @@ TEST_CASE("empty, garbage and truncated buffers are Malformed", "[protocol][host
     CHECK(decoded * 1000 < total);  // random bytes essentially never form a valid message
   }
   SECTION("every truncation of golden files") {
+    PPX_NEEDS_SHARED(vectors_dir());
     for (const char* file : {"sample_normal.bin", "observe_normal.bin", "handshake_result.bin",
                              "sample_exponential.bin", "run.bin",
                              "captured/allkinds/025_simulator_to_ppl_Observe.bin",
@@ -131,6 +132,7 @@ TEST_CASE("empty, garbage and truncated buffers are Malformed", "[protocol][host
     }
   }
   SECTION("random byte flips in golden files never crash") {
+    PPX_NEEDS_SHARED(vectors_dir());
     std::mt19937_64 rng(7);
     for (const char* file : {"sample_normal.bin", "observe_normal.bin", "tag.bin", "reset.bin",
                              "sample_categorical.bin"}) {
@@ -168,6 +170,7 @@ TEST_CASE("empty, garbage and truncated buffers are Malformed", "[protocol][host
 }
 
 TEST_CASE("limits: size, depth, tables", "[protocol][hostile]") {
+  PPX_NEEDS_SHARED(vectors_dir());
   const auto bytes = read_bytes(vectors_dir() / "sample_normal.bin");
   DecodeLimits limits;
   limits.max_bytes = bytes.size() - 1;

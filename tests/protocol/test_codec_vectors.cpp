@@ -148,6 +148,7 @@ void check_message(const json& expected, const Message& m, const fb::Message& ra
 }  // namespace
 
 TEST_CASE("vectors.json describes exactly the .bin files on disk", "[protocol][vectors]") {
+  PPX_NEEDS_SHARED(vectors_dir());
   const auto files = golden_files();
   std::set<std::string> described;
   for (const auto& [name, entry] : vectors().at("files").items()) described.insert(name);
@@ -157,6 +158,7 @@ TEST_CASE("vectors.json describes exactly the .bin files on disk", "[protocol][v
 
 TEST_CASE("every golden PPX 1.0 message decodes to the fields in vectors.json",
           "[protocol][vectors]") {
+  PPX_NEEDS_SHARED(vectors_dir());
   for (const auto& file : golden_files()) {
     DYNAMIC_SECTION(file) {
       const json& entry = vectors().at("files").at(file);
@@ -170,6 +172,7 @@ TEST_CASE("every golden PPX 1.0 message decodes to the fields in vectors.json",
 }
 
 TEST_CASE("golden messages re-encode to equal messages", "[protocol][vectors]") {
+  PPX_NEEDS_SHARED(vectors_dir());
   Encoder encoder;  // one encoder for all: its builder is reused
   for (const auto& file : golden_files()) {
     DYNAMIC_SECTION(file) {
@@ -186,6 +189,7 @@ TEST_CASE("golden messages re-encode to equal messages", "[protocol][vectors]") 
 }
 
 TEST_CASE("messages pyprob_cpp built re-encode to identical bytes", "[protocol][vectors]") {
+  PPX_NEEDS_SHARED(vectors_dir());
   // Our encoder follows pyprob_cpp's builder order, so a simulator linked against client-cpp
   // sends what pyprob_cpp sends, byte for byte.
   int compared = 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the build into a scratch prefix, then configures, builds and runs a downstream
-# simulator that uses find_package(ppx), and one built with pkg-config.
+# simulator that uses find_package(ppx) (without setting the C++ standard itself), a program
+# running in-process IS with the installed engine headers, and a simulator built with pkg-config.
 set -euo pipefail
 build=$1
 work=$2
@@ -13,6 +14,11 @@ cmake --build "$work/build" >/dev/null
 out=$("$work/build/downstream_simulator")
 echo "find_package: $out"
 [[ "$out" =~ ^-?[0-9.e+-]+$ ]]
+# 20,000 prior-IS traces on gum give ESS of several thousand and a standard error of the mean
+# near 0.015: 0.1 is more than 5 standard errors from the exact 7.25.
+mean=$("$work/build/downstream_in_process")
+echo "in-process IS: mean mu = $mean (exact 7.25)"
+awk -v m="$mean" 'BEGIN { d = m - 7.25; exit !(d < 0.1 && d > -0.1) }'
 flags=$(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --cflags --libs ppx)
 g++ "$here/main.cpp" -o "$work/pkgconfig_simulator" $flags
 out2=$("$work/pkgconfig_simulator")

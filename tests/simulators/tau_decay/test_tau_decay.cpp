@@ -1,4 +1,4 @@
-// The tau-decay toy (specs/tau-decay.md), run in-process under a LocalHandler with fixed seeds.
+// The tau-decay toy (simulators/tau_decay/README.md), run in-process under a LocalHandler with fixed seeds.
 //
 // Statistical checks compare with what theory says (numerical integration of the densities the
 // spec defines) within kSigmas = 5 standard errors, each SE estimated from the sample at hand
