@@ -2,7 +2,7 @@
 // For each observation mode (full [20,35,35], coarse [4,7,7]):
 //  (a) per forward run, in-process: the run split into kinematics + detector latents, the
 //      detector mean, the observe distributions; the full run under a LocalHandler (the
-//      simulator's own cost, the baseline, next to the spec's 2 ms) and the program itself
+//      simulator's own cost, the baseline, next to the 2 ms design target) and the program itself
 //      (`tau_decay --runs`); the run as a whole-trace simulator does it (recording); importance
 //      sampling in-process (TraceRecorder + scoring of a generated event); and the other pieces
 //      of a remote trace (scoring, codec);

@@ -31,7 +31,7 @@ function(ppx_executable)
 endfunction()
 
 # ppx_test(NAME <name> SOURCES ... LIBS ... [LABELS ...]): a Catch2 test executable run by CTest.
-# Tests find the repository's shared/ folder and build/bin through environment variables.
+# Tests get PPX_SHARED_DIR (test data kept outside the repository) and build/bin through environment variables.
 function(ppx_test)
   cmake_parse_arguments(A "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${A_NAME} ${A_SOURCES})

@@ -1,4 +1,4 @@
-// tau_decay: the tau-decay toy simulator (specs/tau-decay.md) as a program.
+// tau_decay: the tau-decay toy simulator (README.md) as a program.
 //   tau_decay --serve tcp://*:5555            serve PPX
 //   tau_decay --seed 7 --runs 3               standalone runs, prints each channel
 //   tau_decay --generate DIR --seed 7         writes calorimeter.npy, met.npy, truth.json
@@ -145,17 +145,20 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
-  ppx::simulators::SimulatorCli cli("tau_decay: the tau-decay toy simulator (specs/tau-decay.md v0.1)");
+  ppx::simulators::SimulatorCli cli(
+      "tau_decay: a toy tau-lepton decay simulator (38 decay channels, a 35x35x20 calorimeter).\n"
+      "Observes 'calorimeter' [20,35,35] (or [4,7,7] with --obs-mode coarse) and 'met' [2];\n"
+      "--manifest lists every address. The model is described in simulators/tau_decay/README.md.\n");
   CLI::App& app = cli.app();
   Options options;
   std::string rs_bound = "tight", detector = "controlled", obs_mode = "full", calo_mode = "mean";
   std::string generate_dir, render_path, from_dir;
   bool manifest = false;
   app.add_option("--p-tau", options.p_tau, "Tau polarisation P in [-1, 1]")->capture_default_str();
-  app.add_option("--rs-bound", rs_bound, "GENBOD rejection bound: tight | loose")
+  app.add_option("--rs-bound", rs_bound, "n-body rejection bound: tight (1.2 x sampled maximum) | loose (GENBOD analytic)")
       ->check(CLI::IsMember({"tight", "loose"}))
       ->capture_default_str();
-  app.add_option("--detector-latents", detector, "Detector latents: controlled | uncontrolled | off")
+  app.add_option("--detector-latents", detector, "Detector latents: controlled | uncontrolled (control=false) | off (fixed at their means)")
       ->check(CLI::IsMember({"controlled", "uncontrolled", "off"}))
       ->capture_default_str();
   app.add_option("--noise-scale", options.noise_scale, "k: scales the calorimeter likelihood's stddev (> 0)")
@@ -164,7 +167,7 @@ int main(int argc, char** argv) {
   app.add_option("--obs-mode", obs_mode, "Calorimeter observation: full [20,35,35] | coarse [4,7,7]")
       ->check(CLI::IsMember({"full", "coarse"}))
       ->capture_default_str();
-  app.add_option("--calo-mode", calo_mode, "Calorimeter model: mean | etalumis_v1")
+  app.add_option("--calo-mode", calo_mode, "Calorimeter model: mean (smooth deposits) | etalumis_v1 (Poisson 5 MeV deposits)")
       ->check(CLI::IsMember({"mean", "etalumis_v1"}))
       ->capture_default_str();
   app.add_flag("--emit-tags,!--no-emit-tags", options.emit_tags, "Emit truth/* tags (default on)");

@@ -9,7 +9,7 @@ using namespace pdg;
 constexpr int e = electron, mu = muon, nut = nu_tau, pim = -pi_plus, pip = pi_plus, km = -k_plus, kp = k_plus,
               ks = k_short, kl = k_long;
 
-// Sherpa 2.2 tau-/Decays.dat, in its order (spec §1.2). Every final state ends with nu_tau.
+// Sherpa 2.2 tau-/Decays.dat, in its order (README.md "Decay channels"). Every final state ends with nu_tau.
 const std::array<Channel, kChannelCount> kTable{{
     {0, "e- anti-nu_e nu_tau", 0.1785, {e, -nu_e, nut}, Recipe::Leptonic},
     {1, "mu- anti-nu_mu nu_tau", 0.1736, {mu, -nu_mu, nut}, Recipe::Leptonic},

@@ -1,5 +1,5 @@
-// The sampled decay recipes: the tau's primary decay in its rest frame (spec §1.3) and the
-// prompt secondary decays of pi0, K_S and eta in the lab (§1.4).
+// The sampled decay recipes: the tau's primary decay in its rest frame (README.md "Decay
+// kinematics") and the prompt secondary decays of pi0, K_S and eta (README.md "Secondary decays").
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -64,7 +64,7 @@ struct MassLoopAddresses {
 };
 
 // Resonance mass loop: Cauchy proposal g on [lo, hi], accept with h/h_max, h = f/g, where h_max is
-// 1.2 x the largest h over 64 midpoints (spec §1.3 V).
+// 1.2 x the largest h over 64 midpoints (README.md "Decay kinematics", recipe V).
 template <class Shape>
 double sample_resonance_mass(Context& ctx, const MassLoopAddresses& at, const Resonance& r, double lo, double hi,
                              Shape&& f) {
@@ -172,7 +172,7 @@ struct GenbodAddresses {
   const char* phi;
 };
 
-// GENBOD (spec §1.3 N): masses by accept/reject on the phase-space weight, then n-1 isotropic
+// GENBOD (README.md "N: n-body phase space"): masses by accept/reject on the phase-space weight, then n-1 isotropic
 // two-body splits, innermost first. Returns momenta in the parent's rest frame, in list order.
 std::vector<FourVector> genbod(Context& ctx, const GenbodAddresses& at, std::span<const double> masses, double total,
                                double bound) {

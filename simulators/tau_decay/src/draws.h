@@ -1,6 +1,6 @@
 #pragma once
 // Internal: the model's random draws. Every draw is a ppx::sample with a fixed base address
-// (the manifest's), counted in RunStats; rejection loops follow spec §1.3.
+// (the manifest's), counted in RunStats; rejection loops as in README.md "Rejection loops".
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -40,7 +40,7 @@ inline int draw_category(Context& ctx, const Tensor& probs, const char* address,
 
 void emit_rs_tag(bool start, LoopId id, double value);
 
-// Runs "repeat { propose(); accept ~ U(0,1) } until accept <= ratio" (spec §1.3). `propose` makes
+// Runs "repeat { propose(); accept ~ U(0,1) } until accept <= ratio" (README.md "Rejection loops"). `propose` makes
 // the loop's draws and returns the acceptance ratio A of its proposal. A > 1 accepts (counted as
 // a bound violation; the bound is not changed); after kMaxLoopTries the last proposal is kept
 // (counted as a cap hit). Non-finite ratios reject.
@@ -69,7 +69,8 @@ void rejection_loop(Context& ctx, LoopId id, const char* accept_address, Propose
   if (ctx.options.emit_rs_tags) emit_rs_tag(false, id, static_cast<double>(tries));
 }
 
-// Primary decay of the tau (spec §1.3) and secondary decays (§1.4); fill `event`.
+// Primary decay of the tau and secondary decays (README.md "Decay kinematics", "Secondary decays");
+// fill `event`.
 void decay_tau(Context& ctx, Event& event);
 void decay_secondaries(Context& ctx, Event& event);
 

@@ -10,7 +10,7 @@ namespace ppx::tau_decay {
 namespace {
 
 const std::array<AddressInfo, 45> kAddresses{{
-    // Production (spec §1.1, §1.2).
+    // Production and channel.
     {"tau/px", "Uniform", "", "px", "tau momentum x component (GeV), Uniform(-px_range, px_range)"},
     {"tau/py", "Uniform", "", "py", "tau momentum y component (GeV), Uniform(-px_range, px_range)"},
     {"tau/pz", "Uniform", "", "pz", "tau momentum z component (GeV), Uniform(40, 50)"},
@@ -42,7 +42,7 @@ const std::array<AddressInfo, 45> kAddresses{{
     {"decay/nbody/accept", "Uniform", "nbody", "", "accept/reject uniform of the GENBOD loop"},
     {"decay/nbody/cos_theta", "Uniform", "", "", "GENBOD two-body split cos(theta) (n-1 per decay)"},
     {"decay/nbody/phi", "Uniform", "", "", "GENBOD two-body split azimuth (n-1 per decay)"},
-    // Secondary decays (spec §1.4).
+    // Secondary decays.
     {"decay/pi0/cos_theta", "Uniform", "", "", "pi0 -> gamma gamma cos(theta) in the pi0 rest frame"},
     {"decay/pi0/phi", "Uniform", "", "", "pi0 -> gamma gamma azimuth"},
     {"decay/ks/flight", "Exponential", "", "", "K_S flight length (cm); >= 150 cm reaches the calorimeter"},
@@ -56,7 +56,7 @@ const std::array<AddressInfo, 45> kAddresses{{
     {"decay/eta3/accept", "Uniform", "eta3", "", "accept/reject uniform of the eta three-body loop"},
     {"decay/eta3/cos_theta", "Uniform", "", "", "eta three-body split cos(theta) (2 per decay)"},
     {"decay/eta3/phi", "Uniform", "", "", "eta three-body split azimuth (2 per decay)"},
-    // Detector latents (spec §1.5); control follows --detector-latents.
+    // Detector latents; control follows --detector-latents.
     {"calo/gamma/conv_depth", "Exponential", "", "", "photon conversion depth behind the front face (cm)"},
     {"calo/em/response", "LogNormal", "", "", "visible/true energy of an e or gamma shower"},
     {"calo/had/first_interaction", "Exponential", "", "", "hadron first-interaction depth behind the front face (cm)"},
@@ -90,7 +90,7 @@ std::string manifest_json(const Options& options) {
   using json = nlohmann::ordered_json;
   json doc;
   doc["model"] = "tau_decay";
-  doc["spec"] = "specs/tau-decay.md v0.1";
+  doc["documentation"] = "simulators/tau_decay/README.md";
   doc["address_format"] = "<base>__<DistributionSuffix>__<instance>";
   doc["options"] = {{"p_tau", options.p_tau},
                     {"rs_bound", to_string(options.rs_bound)},

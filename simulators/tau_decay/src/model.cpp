@@ -1,4 +1,4 @@
-// The forward model (spec §1-§2): production, decay, detector latents, truth tags, observes.
+// The forward model (README.md): production, decay, detector latents, truth tags, observes.
 #include "ppx/tau_decay/model.h"
 
 #include <algorithm>
@@ -15,7 +15,7 @@ using detail::draw;
 
 constexpr std::size_t kFspRows = 12, kFspColumns = 5;
 
-// Detector latents (spec §1.5): one set per visible final-state particle, in list order.
+// Detector latents (README.md "Detector latents"): one set per visible final-state particle, in list order.
 void draw_detector_latents(Context& ctx, Event& event) {
   const DetectorLatents mode = ctx.options.detector_latents;
   const bool off = mode == DetectorLatents::Off;
@@ -55,8 +55,8 @@ void draw_detector_latents(Context& ctx, Event& event) {
   }
 }
 
-// calo_mode = etalumis_v1 (spec §2.4): Poisson numbers of 5 MeV deposits with Gaussian offsets in
-// each particle's frame, all uncontrolled. Mu and nu deposit nothing.
+// calo_mode = etalumis_v1 (README.md "The etalumis_v1 calorimeter"): Poisson numbers of 5 MeV
+// deposits with Gaussian offsets in each particle's frame, all uncontrolled. Mu and nu deposit nothing.
 std::vector<double> etalumis_histogram(Context& ctx, const Event& event) {
   std::vector<double> grid(calo::kVoxels, 0.0);
   for (const Particle& particle : event.final_state) {
@@ -148,7 +148,7 @@ Tensor simulate(const Options& options, Event* event_out, RunStats* stats_out) {
   stats = RunStats{};
   Context ctx{options, stats};
 
-  // Production (spec §1.1) and channel (§1.2).
+  // Production and channel (README.md "Production").
   const double px = draw_uniform(ctx, "tau/px", -options.px_range, options.px_range, "px");
   const double py = draw_uniform(ctx, "tau/py", -options.px_range, options.px_range, "py");
   const double pz = draw_uniform(ctx, "tau/pz", 40.0, 50.0, "pz");
@@ -168,7 +168,7 @@ Tensor simulate(const Options& options, Event* event_out, RunStats* stats_out) {
     }
   }
 
-  // Detector (spec §1.5, §2.2, §2.4).
+  // Detector (README.md "Detector latents", "Calorimeter").
   std::vector<double> image;
   double c2 = calo::kStochastic * calo::kStochastic;
   if (options.calo_mode == CaloMode::Mean) {
@@ -181,7 +181,7 @@ Tensor simulate(const Options& options, Event* event_out, RunStats* stats_out) {
 
   if (options.emit_tags) emit_truth_tags(event);
 
-  // Observations (spec §2.3), after all samples; values come from the engine.
+  // Observations (README.md "Observations"), after all samples; values come from the engine.
   std::vector<int32_t> shape{calo::kLayers, calo::kCells, calo::kCells};
   double pooled = 1.0;
   if (options.obs_mode == ObsMode::Coarse) {

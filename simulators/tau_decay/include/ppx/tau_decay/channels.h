@@ -1,5 +1,5 @@
 #pragma once
-// The 38 tau- decay channels of Sherpa 2.2's tau-/Decays.dat (specs/tau-decay.md §1.2): one table
+// The 38 tau- decay channels of Sherpa 2.2's tau-/Decays.dat (README.md "Decay channels"): one table
 // of branching ratios, final states and kinematic recipes. Immutable; safe from any thread.
 #include <array>
 #include <cstddef>
@@ -13,7 +13,7 @@ namespace ppx::tau_decay {
 
 inline constexpr std::size_t kChannelCount = 38;
 
-// How the decay kinematics are generated (spec §1.3).
+// How the decay kinematics are generated (README.md "Decay kinematics").
 enum class Recipe : char {
   Leptonic = 'L',     // Michel spectrum, nu-nu split isotropically
   Pseudoscalar = 'P', // tau -> h nu

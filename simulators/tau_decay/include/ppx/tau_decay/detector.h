@@ -1,5 +1,5 @@
 #pragma once
-// The toy iron calorimeter (specs/tau-decay.md §2): geometry, mean deposits of one particle,
+// The toy iron calorimeter (README.md "Calorimeter"): geometry, mean deposits of one particle,
 // the observation's noise model and pooling. Pure functions; the detector latents are drawn in
 // model.cpp. Grids are flat, layer-major: index (l * 35 + i) * 35 + j with i along x, j along y.
 #include <array>
@@ -51,14 +51,14 @@ struct DetectorHit {
                               // first interaction; 0 for e and mu
 };
 
-// Fraction of a gamma-profile shower in each layer (spec §2.2): F_l = P(a, b t_hi) - P(a, b t_lo)
+// Fraction of a gamma-profile shower in each layer (README.md "Mean deposits"): F_l = P(a, b t_hi) - P(a, b t_lo)
 // with t = (s - start) / unit clipped at 0.
 std::array<double, calo::kLayers> shower_profile(double start_cm, double unit_cm, double a, double b);
 // EM and hadronic profiles of a particle of true energy `energy` (GeV).
 std::array<double, calo::kLayers> em_profile(double energy, double start_cm, bool photon);
 std::array<double, calo::kLayers> hadronic_profile(double energy, double first_interaction_cm);
 
-// Adds the mean deposit of one particle (spec §2.2) to a full-resolution grid; `momentum` is the
+// Adds the mean deposit of one particle (README.md "Mean deposits") to a full-resolution grid; `momentum` is the
 // lab momentum and `energy` its true energy. Particles that do not reach the front face
 // (p_z <= 0) or miss the grid deposit nothing. Visits only cells within 5 sigma.
 void add_mean_deposit(std::span<double> grid, const FourVector& momentum, const DetectorHit& hit);
@@ -71,7 +71,8 @@ std::vector<double> sum_pool(std::span<const double> fine);
 // (c^2 = 0.0025 for calo_mode mean, 1 for etalumis_v1).
 std::vector<double> likelihood_stddev(std::span<const double> mean, double k, double pooled_voxels, double c2);
 
-// calo_mode = etalumis_v1 (spec §2.4): grid over x, y in [-3, 3], z in [4, 15] (arbitrary units).
+// calo_mode = etalumis_v1 (README.md "The etalumis_v1 calorimeter"): grid over x, y in [-3, 3],
+// z in [4, 15] (arbitrary units).
 namespace etalumis {
 inline constexpr double kHalfWidth = 3.0, kFrontZ = 4.0, kBackZ = 15.0;
 inline constexpr double kDepositEnergy = 0.005;  // GeV per deposit

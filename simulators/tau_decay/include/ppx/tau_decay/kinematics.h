@@ -1,5 +1,5 @@
 #pragma once
-// Relativistic kinematics of the tau-decay toy (specs/tau-decay.md §1.3): four-vectors, boosts,
+// Relativistic kinematics of the tau-decay toy (README.md "Decay kinematics"): four-vectors, boosts,
 // two-body momenta, Breit-Wigner shapes and GENBOD phase-space weights. Pure functions, no
 // random draws; the sampled decay recipes live in decays.cpp and use these.
 // Units: GeV for energies, momenta and masses.
@@ -17,7 +17,7 @@ inline constexpr int electron = 11, nu_e = 12, muon = 13, nu_mu = 14, nu_tau = 1
 inline constexpr int photon = 22, pi0 = 111, pi_plus = 211, k_long = 130, k_short = 310, k_plus = 321, eta = 221;
 }  // namespace pdg
 
-// Masses (GeV) from the spec's notation list.
+// Masses (GeV), as listed in README.md "Decay kinematics".
 namespace mass {
 inline constexpr double tau = 1.77686, pi_charged = 0.13957, pi0 = 0.13498, k_charged = 0.49368, k0 = 0.49761,
                         eta = 0.54786, electron = 0.000511, muon = 0.10566;
@@ -61,7 +61,7 @@ using Vector3 = std::array<double, 3>;
 Vector3 direction(double cos_theta, double phi, const Vector3& x_axis = {1, 0, 0}, const Vector3& y_axis = {0, 1, 0},
                   const Vector3& z_axis = {0, 0, 1});
 
-// The tau's helicity frame (spec §1.3 Frames): z' along `tau_momentum`, x' perpendicular to z' in
+// The tau's helicity frame (README.md "Decay kinematics", Frames): z' along `tau_momentum`, x' perpendicular to z' in
 // the plane of z' and lab x, y' = z' x x'. Falls back to lab y when the tau is along lab x.
 struct HelicityFrame {
   Vector3 x, y, z;
@@ -92,14 +92,14 @@ struct CauchyProposal {
   double density(double m) const;  // g(m) = 1 / ((m - M)^2 + Gamma^2/4)
 };
 
-// GENBOD weight w = prod_j p*(M_{j+1}; M_j, m_{j+1}) for sorted r in [0,1]^(n-2) (spec §1.3 N).
+// GENBOD weight w = prod_j p*(M_{j+1}; M_j, m_{j+1}) for sorted r in [0,1]^(n-2) (README.md "N: n-body").
 // `masses` are the n daughter masses in list order, `total` the parent mass. Writes the
 // intermediate masses M_1..M_n (M_1 = m_1, M_n = total) to `intermediate` when given.
 double genbod_weight(std::span<const double> masses, double total, std::span<const double> sorted_r,
                      std::span<double> intermediate = {});
 // GENBOD's analytic bound on w (as in CERNLIB GENBOD / ROOT TGenPhaseSpace).
 double genbod_analytic_bound(std::span<const double> masses, double total);
-// The spec's tight bound: 1.2 x the largest w over `draws` points drawn with a private
+// The tight bound: 1.2 x the largest w over `draws` points drawn with a private
 // std::mt19937_64(seed) that never goes through ppx (deterministic; costs ~draws x 50 ns).
 double genbod_sampled_bound(std::span<const double> masses, double total, std::uint64_t seed, int draws = 100000);
 

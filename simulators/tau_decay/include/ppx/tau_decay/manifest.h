@@ -1,5 +1,5 @@
 #pragma once
-// The static address manifest (specs/tau-decay.md §0): for every base address the model can
+// The static address manifest (README.md "Addresses"): for every base address the model can
 // sample, its distribution (pyprob address suffix), the rejection loop it belongs to (if any) and
 // its meaning. PPX 1.0 has no `replace` flag, so engines that collapse loops read the loop ids
 // here (or the optional rs_start/rs_end tags).
@@ -19,7 +19,7 @@ struct AddressInfo {
   std::string_view meaning;
 };
 
-// The 45 base addresses of calo_mode = mean, in first-use order of the spec.
+// The 45 base addresses of calo_mode = mean, in first-use order.
 std::span<const AddressInfo> address_manifest();
 // The extra (uncontrolled) addresses of calo_mode = etalumis_v1, which replaces the calo/* latents.
 std::span<const AddressInfo> etalumis_addresses();

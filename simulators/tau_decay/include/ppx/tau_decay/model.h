@@ -1,9 +1,9 @@
 #pragma once
-// The tau-decay toy simulator (specs/tau-decay.md): a tau- with uniform momentum decays through
+// The tau-decay toy simulator (README.md): a tau- with uniform momentum decays through
 // one of 38 channels; its products shower in a toy iron calorimeter; the model observes the
 // 35x35x20 calorimeter image ("calorimeter") and the missing transverse momentum ("met").
 //
-//   ppx::tau_decay::Options options;          // spec defaults
+//   ppx::tau_decay::Options options;          // the documented defaults
 //   ppx::Model model = ppx::tau_decay::make_model(options);
 //   model.serve(...) or model.run(handler)
 //
@@ -25,7 +25,7 @@
 
 namespace ppx::tau_decay {
 
-// The accept/reject loops (spec §1.3), by loop id as in the address manifest.
+// The accept/reject loops (README.md "Rejection loops"), by loop id as in the address manifest.
 enum class LoopId : std::uint8_t { Lepton, Dir, RhoMass, KstarMass, A1Mass, NBody, Eta3 };
 inline constexpr std::size_t kLoopCount = 7;
 std::string_view loop_name(LoopId id);  // "lepton", "dir", "rho_mass", ...
@@ -76,7 +76,7 @@ Tensor simulate(const Options& options, Event* event = nullptr, RunStats* stats 
 // A ppx::Model named "tau_decay" that runs simulate(options). Validates the options (throws).
 Model make_model(const Options& options);
 
-// The mean calorimeter image (spec §2.2) of an event's hits, [20,35,35] layer-major, at full
+// The mean calorimeter image (README.md "Mean deposits") of an event's hits, [20,35,35] layer-major, at full
 // resolution. Used by simulate() in calo_mode mean; exposed for tests and benchmarks.
 std::vector<double> mean_deposits(const Event& event);
 

@@ -1,5 +1,5 @@
 #pragma once
-// Configuration of the tau-decay toy (specs/tau-decay.md §0), defaults as in the spec.
+// Configuration of the tau-decay toy (README.md "Program" lists the flags and defaults).
 // Plain value type; validate() throws std::invalid_argument naming the bad field.
 #include <optional>
 #include <string>
@@ -7,13 +7,13 @@
 
 namespace ppx::tau_decay {
 
-// Bound used by the GENBOD (n-body) rejection loops (spec §1.3 N).
+// Bound used by the GENBOD (n-body) rejection loops (README.md "N: n-body phase space").
 enum class RsBound { Tight, Loose };
-// How the detector latents (spec §1.5) are drawn.
+// How the detector latents (README.md "Detector latents") are drawn.
 enum class DetectorLatents { Controlled, Uncontrolled, Off };
-// Shape of the calorimeter observation (spec §2.3): [20,35,35] or sum-pooled [4,7,7].
+// Shape of the calorimeter observation (README.md "Observations"): [20,35,35] or sum-pooled [4,7,7].
 enum class ObsMode { Full, Coarse };
-// Calorimeter model: smooth mean deposits (spec §2.2) or CPProb's stochastic histogram (§2.4).
+// Calorimeter model: smooth mean deposits or CPProb's stochastic histogram (README.md "Calorimeter").
 enum class CaloMode { Mean, EtalumisV1 };
 
 struct Options {
