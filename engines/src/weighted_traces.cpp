@@ -191,7 +191,8 @@ double WeightedTraces::log_evidence_stderr() const {
   return std::sqrt(var / count) / mean;
 }
 
-double weighted_quantile(const std::vector<double>& values, const std::vector<double>& weights, double q) {
+std::vector<double> weighted_quantiles(const std::vector<double>& values, const std::vector<double>& weights,
+                                       const std::vector<double>& qs) {
   std::vector<std::pair<double, double>> pairs;
   pairs.reserve(values.size());
   double total = 0.0;
@@ -200,17 +201,28 @@ double weighted_quantile(const std::vector<double>& values, const std::vector<do
     pairs.emplace_back(values[i], weights[i]);
     total += weights[i];
   }
-  if (pairs.empty() || total <= 0.0) return kNaN;
+  std::vector<double> out(qs.size(), kNaN);
+  if (pairs.empty() || total <= 0.0) return out;
   std::sort(pairs.begin(), pairs.end());
   // Smallest value whose cumulative weight reaches q (inverse of the weighted empirical CDF).
   // The slack absorbs rounding in the running sum (100 weights of 0.01 sum to 0.4999...).
-  const double target = q * total * (1.0 - 1e-12);
-  double cumulative = 0.0;
-  for (const auto& [value, weight] : pairs) {
-    cumulative += weight;
-    if (cumulative >= target) return value;
+  for (std::size_t k = 0; k < qs.size(); ++k) {
+    const double target = qs[k] * total * (1.0 - 1e-12);
+    double cumulative = 0.0;
+    out[k] = pairs.back().first;
+    for (const auto& [value, weight] : pairs) {
+      cumulative += weight;
+      if (cumulative >= target) {
+        out[k] = value;
+        break;
+      }
+    }
   }
-  return pairs.back().first;
+  return out;
+}
+
+double weighted_quantile(const std::vector<double>& values, const std::vector<double>& weights, double q) {
+  return weighted_quantiles(values, weights, {q})[0];
 }
 
 VariableSummary WeightedTraces::summarize(std::string_view name, std::size_t top_categories) const {
@@ -246,9 +258,10 @@ VariableSummary WeightedTraces::summarize(std::string_view name, std::size_t top
   s.mean = mean;
   s.sd = std::sqrt(var / mass);
   s.mcse_mean = s.ess > 0.0 ? s.sd / std::sqrt(s.ess) : kNaN;
-  s.q05 = weighted_quantile(*values, weights, 0.05);
-  s.q50 = weighted_quantile(*values, weights, 0.50);
-  s.q95 = weighted_quantile(*values, weights, 0.95);
+  const std::vector<double> q = weighted_quantiles(*values, weights, {0.05, 0.50, 0.95});
+  s.q05 = q[0];
+  s.q50 = q[1];
+  s.q95 = q[2];
   if (s.discrete) {
     std::map<double, double> table;
     for (std::size_t i = 0; i < weights.size(); ++i) {

@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <algorithm>
+#include <iterator>
+#include <optional>
 #include <fmt/format.h>
 #include <stdexcept>
 #include <sys/stat.h>
@@ -32,7 +34,8 @@ json tensor_json(const Tensor& t) {
   return j;
 }
 
-std::string csv_number(double x) { return std::isnan(x) ? "" : fmt::format("{:.17g}", x); }
+// Shortest text that reads back to the same double.
+std::string csv_number(double x) { return std::isnan(x) ? "" : fmt::format("{}", x); }
 
 // One '#' line per fact; a value never spans lines.
 std::string csv_comment_header(const InferenceReport& report) {
@@ -108,8 +111,14 @@ std::vector<std::string> summary_variables(const engines::WeightedTraces& poster
   return names;
 }
 
-json variable_json(const engines::VariableSummary& s, const std::map<std::string, double>* diagnostics,
-                   const std::string* note) {
+const engines::VariableSummary& summary_of(const InferenceReport& report, const std::string& name) {
+  auto it = report.summary_cache.find(name);
+  if (it == report.summary_cache.end()) it = report.summary_cache.emplace(name, report.posterior->summarize(name, 10)).first;
+  return it->second;
+}
+
+json variable_json(const engines::VariableSummary& s, bool importance_weighted,
+                   const std::map<std::string, double>* diagnostics, const std::string* note) {
   json v = {{"discrete", s.discrete}, {"present", number(s.present)}, {"mean", number(s.mean)},
             {"sd", number(s.sd)},     {"q05", number(s.q05)},         {"q50", number(s.q50)},
             {"q95", number(s.q95)}};
@@ -117,6 +126,10 @@ json variable_json(const engines::VariableSummary& s, const std::map<std::string
     json categories = json::array();
     for (const auto& c : s.categories) categories.push_back({{"value", c.value}, {"probability", c.probability}});
     v["categories"] = categories;
+  }
+  if (importance_weighted) {
+    v["ess"] = number(s.ess);
+    if (!s.discrete) v["mcse_mean"] = number(s.mcse_mean);
   }
   if (diagnostics != nullptr) {
     for (const auto& [key, value] : *diagnostics) v[key] = number(value);
@@ -140,7 +153,8 @@ json posterior_json(const InferenceReport& report) {
   for (const std::string& name : summary_variables(post)) {
     const auto d = report.variable_diagnostics.find(name);
     const auto n = report.variable_notes.find(name);
-    variables[name] = variable_json(post.summarize(name, 10), d != report.variable_diagnostics.end() ? &d->second : nullptr,
+    variables[name] = variable_json(summary_of(report, name), !report.chains,
+                                    d != report.variable_diagnostics.end() ? &d->second : nullptr,
                                     n != report.variable_notes.end() ? &n->second : nullptr);
   }
   json too_large = json::object();
@@ -174,10 +188,10 @@ namespace {
 constexpr std::size_t kPrintedElements = 6;
 
 std::string chains_table(const json& chains) {
-  std::string out = fmt::format("{:<6} {:>11} {:>9} {:>22} {:>9}\n", "chain", "iterations", "kept",
-                                "acceptance (burn-in)", "reuse");
+  std::string out = fmt::format("{:<6} {:>11} {:>9} {:>27} {:>9}\n", "chain", "iterations", "kept",
+                                "acceptance (incl. burn-in)", "reuse");
   for (const json& c : chains) {
-    out += fmt::format("{:<6} {:>11} {:>9} {:>22.3f} {:>9.3f}\n", c.value("chain", 0), c.value("iterations", 0),
+    out += fmt::format("{:<6} {:>11} {:>9} {:>27.3f} {:>9.3f}\n", c.value("chain", 0), c.value("iterations", 0),
                        c.value("kept", 0), c.value("acceptance_rate", 0.0), c.value("reuse_fraction", 0.0));
   }
   return out;
@@ -190,6 +204,7 @@ std::string summary_text(const InferenceReport& report) {
   std::string out;
   // Extra diagnostic columns, in a stable order, from whatever the engine reported.
   std::vector<std::string> extra;
+  if (!report.chains) extra.push_back("mcse_mean");  // from the weights (MCMC: from diagnostics)
   for (const auto& [name, values] : report.variable_diagnostics) {
     for (const auto& [key, value] : values) {
       if (std::find(extra.begin(), extra.end(), key) == extra.end()) extra.push_back(key);
@@ -221,7 +236,7 @@ std::string summary_text(const InferenceReport& report) {
       }
       continue;
     }
-    const engines::VariableSummary s = post.summarize(name);
+    const engines::VariableSummary& s = summary_of(report, name);
     if (s.discrete) {  // probabilities of values, not a mean and sd
       out += fmt::format("{:<20} {:>11} {:>11} {:>11.5g} {:>11.5g} {:>11.5g}", name, "", "", s.q05, s.q50, s.q95);
     } else {
@@ -229,16 +244,19 @@ std::string summary_text(const InferenceReport& report) {
                          s.q95);
     }
     for (const std::string& key : extra) {
-      double v = std::nan("");
+      std::optional<double> v;
+      if (!report.chains && key == "mcse_mean" && !s.discrete) v = s.mcse_mean;
       if (auto it = report.variable_diagnostics.find(name); it != report.variable_diagnostics.end()) {
         if (auto jt = it->second.find(key); jt != it->second.end()) v = jt->second;
       }
-      out += fmt::format(" {:>9.4g}", v);
+      out += v ? fmt::format(" {:>9.4g}", *v) : fmt::format(" {:>9}", "");  // blank: does not apply
     }
     out += "\n";
     if (s.discrete) {
       std::string line = "  P(value):";
-      for (const auto& c : s.categories) line += fmt::format(" {:g}: {:.3f}", c.value, c.probability);
+      for (std::size_t i = 0; i < std::min<std::size_t>(s.categories.size(), 5); ++i) {
+        line += fmt::format(" {:g}: {:.3f}", s.categories[i].value, s.categories[i].probability);
+      }
       out += line + "\n";
     }
     if (s.present < 0.9995) out += fmt::format("  present in {:.1f}% of the posterior\n", 100.0 * s.present);
@@ -341,7 +359,11 @@ void write_report(const std::string& directory, const InferenceReport& report) {
   for (std::size_t row = 0; row < post.size(); ++row) {
     csv += csv_number(post.log_weights()[row]);
     if (mcmc) csv += fmt::format(",{},{}", post.chains()[row], post.draws()[row]);
-    for (const auto* column : columns) csv += "," + csv_number((*column)[row]);
+    for (const auto* column : columns) {
+      const double x = (*column)[row];
+      csv += ',';
+      if (!std::isnan(x)) fmt::format_to(std::back_inserter(csv), "{}", x);
+    }
     csv += "\n";
   }
   write_file_atomically((fs::path(directory) / "samples.csv").string(), csv);

@@ -148,7 +148,7 @@ TEST_CASE("the query is checked against the model (issue 9 section 2)") {
   // An observe without a value is named; with none at all the run says it samples the prior.
   const auto one = run_command(program("ppx") + " infer " + sim + "--observe obs0=8 2>&1");
   CHECK(one.exit_code == 0);
-  CHECK(one.output.find("observe 'obs1' got no value") != std::string::npos);
+  CHECK(one.output.find("observe statement obs1 got no value") != std::string::npos);
   const auto none = run_command(program("ppx") + " infer " + sim + "2>&1");
   CHECK(none.exit_code == 0);
   CHECK(none.output.find("this samples the prior, not a posterior") != std::string::npos);

@@ -96,7 +96,7 @@ TEST_CASE("MCMC: lp__ column and row, per-chain acceptance (burn-in included) an
                              "--observe obs0=8 --observe obs1=9 --out " + s.dir.string() + " 2>&1");
   REQUIRE(r.exit_code == 0);
   CHECK(csv_header(s.dir / "samples.csv") == "log_weight,chain,draw,lp__,mu,result");
-  CHECK(r.output.find("acceptance (burn-in)") != std::string::npos);
+  CHECK(r.output.find("acceptance (incl. burn-in)") != std::string::npos);
   CHECK(r.output.find("iterations") != std::string::npos);
   CHECK(r.output.find("acceptance 0.") != std::string::npos);  // the progress line
   const auto posterior = nlohmann::json::parse(slurp(s.dir / "posterior.json"));

@@ -33,10 +33,6 @@ EngineOutcome run_importance_sampling(const InferContext& context) {
   outcome.diagnostics = {{"ess", post.ess()},
                          {"log_evidence", post.log_evidence()},
                          {"log_evidence_stderr", post.log_evidence_stderr()}};
-  // Every mean with its Monte Carlo standard error (sd / sqrt(Kish ESS of the rows it is in)).
-  for (const std::string& name : server::summary_variables(post)) {
-    outcome.variable_diagnostics[name]["mcse_mean"] = post.summarize(name).mcse_mean;
-  }
   if (post.size() > 0 && post.ess() == 0.0) {
     outcome.failure = fmt::format(
         "no trace had non-zero likelihood: all {} traces have weight zero (log weight -inf), so there is no "

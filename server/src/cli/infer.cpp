@@ -227,9 +227,10 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
         model_name = s->model_name();
         const server::QueryCheck check = server::check_query(*s, observations, kQueryCheckTraces, options.seed);
         if (const std::string error = check.error(); !error.empty()) return usage_error(error);
-        for (const std::string& name : check.unconditioned) {
-          query_warnings.push_back("observe '" + name + "' got no value (give it with --observe " + name +
-                                   "=VALUE): it is not conditioned on");
+        if (!check.unconditioned.empty()) {
+          query_warnings.push_back(fmt::format(
+              "observe statement{} {} got no value (give one with --observe NAME=VALUE): not conditioned on",
+              check.unconditioned.size() > 1 ? "s" : "", fmt::join(check.unconditioned, ", ")));
         }
         if (check.conditioned == 0) {
           query_warnings.push_back("no observation is given or supplied: this samples the prior, not a posterior");

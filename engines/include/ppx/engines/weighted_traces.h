@@ -112,5 +112,8 @@ class WeightedTraces {
 
 // Weighted quantile of values (NaN entries ignored), q in [0, 1].
 double weighted_quantile(const std::vector<double>& values, const std::vector<double>& weights, double q);
+// Several quantiles with one sort.
+std::vector<double> weighted_quantiles(const std::vector<double>& values, const std::vector<double>& weights,
+                                       const std::vector<double>& qs);
 
 }  // namespace ppx::engines

@@ -33,7 +33,12 @@ struct InferenceReport {
   std::string failure;  // non-empty: no usable posterior (said plainly in every output)
   bool interrupted = false;
   bool chains = false;  // MCMC: samples.csv gets chain and draw columns
+  // Summaries of the posterior's columns, computed on first use (summary_of).
+  mutable std::map<std::string, engines::VariableSummary, std::less<>> summary_cache;
 };
+
+// The summary of one column of the report's posterior (top 10 categories), cached.
+const engines::VariableSummary& summary_of(const InferenceReport& report, const std::string& name);
 
 // The columns to summarise, one per scalar element (CmdStan's names, engines::element_column_name:
 // "result.2.1", "eps.3"): "lp__" first, then in natural order ("state2" before "state10"), the
@@ -42,10 +47,11 @@ std::vector<std::string> summary_variables(const engines::WeightedTraces& poster
 // a < b in natural order: digit runs compare as numbers.
 bool natural_less(std::string_view a, std::string_view b);
 
-// posterior.json's entry for one column: present, mean, sd, quantiles, mcse_mean (when known),
-// categories for discrete ones, plus `diagnostics` and `note` when given.
-nlohmann::json variable_json(const engines::VariableSummary& summary, const std::map<std::string, double>* diagnostics,
-                             const std::string* note);
+// posterior.json's entry for one column: present, mean, sd, quantiles, categories for discrete
+// ones; for importance-weighted rows (not MCMC draws) also ess and mcse_mean of the weights;
+// then `diagnostics` (overriding) and `note` when given.
+nlohmann::json variable_json(const engines::VariableSummary& summary, bool importance_weighted,
+                             const std::map<std::string, double>* diagnostics, const std::string* note);
 
 nlohmann::json posterior_json(const InferenceReport& report);
 std::string summary_text(const InferenceReport& report);
