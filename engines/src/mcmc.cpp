@@ -291,16 +291,20 @@ Verdict judge(const Trace& current, const Trace& candidate, const MetropolisHast
   return v;
 }
 
-// What a kept draw stores: the named scalars and a scalar result, or the whole trace.
+// What a kept draw stores: what WeightedTraces tabulates (named values up to kMaxElementColumns
+// elements, the result), or the whole trace.
 Trace row_of(const Trace& trace, bool keep_trace) {
   Trace row;
   if (keep_trace) {
     row = trace;
   } else {
     for (const TraceEntry& e : trace.entries) {
-      if (!e.name.empty() && e.value.numel() == 1 && e.kind != SiteKind::Observe) row.entries.push_back(e);
+      if (!e.name.empty() && e.value.numel() >= 1 && e.value.numel() <= kMaxElementColumns &&
+          e.kind != SiteKind::Observe) {
+        row.entries.push_back(e);
+      }
     }
-    if (trace.result.numel() == 1) row.result = trace.result;
+    if (trace.result.numel() <= kMaxElementColumns) row.result = trace.result;
     row.log_likelihood = trace.log_likelihood;
     row.log_prior = trace.log_prior;
     row.samples = trace.samples;

@@ -202,8 +202,8 @@ EngineOutcome run_metropolis_hastings(const InferContext& context, engines::MhKe
       warn(fmt::format("{}: R-hat {:.3f} > 1.01: the chains have not mixed; run longer", name, d.r_hat));
     }
     if (d.ess_bulk < 100.0 * static_cast<double>(chain_count)) {
-      warn(fmt::format("{}: bulk ESS {:.0f} is below 100 per chain ({:.0f} for {} chains); run longer", name,
-                       d.ess_bulk, 100.0 * static_cast<double>(chain_count), chain_count));
+      warn(fmt::format("{}: bulk ESS {:.0f} is below {:.0f} (100 per chain, {} chain{}); run longer", name, d.ess_bulk,
+                       100.0 * static_cast<double>(chain_count), chain_count, chain_count == 1 ? "" : "s"));
     }
   }
   for (const auto& [index, name] : warning_owner) {
