@@ -84,6 +84,25 @@ void WeightedTraces::add(Trace trace, std::uint32_t chain, std::uint64_t draw) {
   if (keep_traces_) traces_.push_back(std::move(trace));
 }
 
+void WeightedTraces::add_row(double log_weight, std::uint32_t chain, std::uint64_t draw,
+                             const std::vector<ColumnValue>& values) {
+  if (std::isnan(log_weight) || log_weight == std::numeric_limits<double>::infinity()) {
+    ++dropped_;
+    return;
+  }
+  const std::size_t row = log_weights_.size();
+  log_weights_.push_back(log_weight);
+  chains_.push_back(chain);
+  draws_.push_back(draw);
+  lengths_.push_back(0);  // not known from a table
+  for (auto& column : columns_) column.push_back(kNaN);
+  std::size_t next = 0;
+  for (const ColumnValue& v : values) {
+    next = column_index(v.column, v.base, next, [&] { return v.discrete; });
+    columns_[next++][row] = v.value;
+  }
+}
+
 std::size_t WeightedTraces::store(std::string_view name, std::uint32_t instance, const Tensor& value, bool discrete,
                                   std::size_t row, std::size_t hint) {
   const std::size_t n = value.numel();

@@ -179,3 +179,16 @@ TEST_CASE("values larger than kMaxElementColumns are listed, not tabulated; pres
   CHECK(s.ess == Approx(v.ess()));
   CHECK(s.mcse_mean == Approx(s.sd / std::sqrt(s.ess)));
 }
+
+TEST_CASE("rows read back from a table summarise like the traces they came from") {
+  engines::WeightedTraces traces, table;
+  for (int i = 0; i < 20; ++i) {
+    traces.add(with_result(Tensor({1.0 * i, 2.0 * i}, {2})), 0, static_cast<std::uint64_t>(i));
+    table.add_row(0.0, 0, static_cast<std::uint64_t>(i),
+                  {{"result.1", "result", 1.0 * i}, {"result.2", "result", 2.0 * i}});
+  }
+  CHECK(table.names() == traces.names());
+  CHECK(table.bases() == traces.bases());
+  CHECK(table.summarize("result.2").mean == Approx(traces.summarize("result.2").mean));
+  CHECK(table.summarize("result.2").q95 == traces.summarize("result.2").q95);
+}

@@ -27,7 +27,8 @@ inline std::uint64_t parse_count(const std::string& option, const std::string& t
   const char* begin = text.data();
   const char* end = begin + text.size();
   const bool digits_only = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-  const auto [ptr, ec] = digits_only ? std::from_chars(begin, end, value) : std::from_chars_result{begin, std::errc::invalid_argument};
+  const auto [ptr, ec] =
+      digits_only ? std::from_chars(begin, end, value) : std::from_chars_result{begin, std::errc::invalid_argument};
   if (ec == std::errc::result_out_of_range) {
     throw CLI::ValidationError(option, fmt::format("'{}' is too large: must be {}", text, range()));
   }
@@ -45,7 +46,10 @@ CLI::Option* add_count(CLI::App* app, const std::string& flag, T& target, std::u
                        const std::string& help) {
   return app
       ->add_option_function<std::string>(
-          flag, [&target, flag, min, max](const std::string& text) { target = static_cast<T>(parse_count(flag, text, min, max)); },
+          flag,
+          [&target, flag, min, max](const std::string& text) {
+            target = static_cast<T>(parse_count(flag, text, min, max));
+          },
           help)
       ->type_name("UINT")
       ->default_str(std::to_string(target));

@@ -98,7 +98,9 @@ std::string endpoint_unreachable(const std::string& endpoint) {
   if (endpoint.starts_with("ipc://")) {
     const std::string path = endpoint.substr(6);
     struct stat info {};
-    if (::stat(path.c_str(), &info) != 0) return "--connect " + endpoint + ": no socket at '" + path + "' (" + std::strerror(errno) + ")";
+    if (::stat(path.c_str(), &info) != 0) {
+      return "--connect " + endpoint + ": no socket at '" + path + "' (" + std::strerror(errno) + ")";
+    }
     if (!S_ISSOCK(info.st_mode)) return "--connect " + endpoint + ": '" + path + "' is not a socket";
     return {};
   }

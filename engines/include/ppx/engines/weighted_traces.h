@@ -46,6 +46,15 @@ inline constexpr std::size_t kMaxElementColumns = 1024;
 // scalar, "name.3" for a vector, "name.2.1" for a matrix (1-based indices, as CmdStan).
 std::string element_column_name(std::string_view name, const std::vector<int32_t>& shape, std::size_t flat);
 
+// One value of a row read back from a results file (samples.csv): its column, the variable the
+// column belongs to ("result" for "result.2.1") and whether it is discrete (posterior.json says).
+struct ColumnValue {
+  std::string_view column;
+  std::string_view base;
+  double value;  // NaN: absent from this row
+  bool discrete = false;
+};
+
 struct TraceLengthStats {
   std::uint32_t min = 0, max = 0;
   double mean = 0.0;
@@ -54,6 +63,9 @@ struct TraceLengthStats {
 class WeightedTraces {
  public:
   explicit WeightedTraces(bool keep_traces = false) : keep_traces_(keep_traces) {}
+  // Adds a row from already tabulated values (tools that recompute summaries from saved runs,
+  // e.g. `ppx summary`); columns are created on first use, in the order given.
+  void add_row(double log_weight, std::uint32_t chain, std::uint64_t draw, const std::vector<ColumnValue>& values);
   // Adds the "lp__" column (call before the first add()).
   void record_log_joint() { log_joint_ = true; }
 
