@@ -317,10 +317,45 @@ double mcse_mean(const ChainDraws& draws) {
 }
 
 VariableDiagnostics diagnose(const ChainDraws& draws) {
-  return {.r_hat = rank_normalized_split_rhat(draws),
-          .ess_bulk = ess_bulk(draws),
-          .ess_tail = ess_tail(draws),
-          .mcse_mean = mcse_mean(draws)};
+  VariableDiagnostics d{.r_hat = kNaN, .ess_bulk = kNaN, .ess_tail = kNaN, .mcse_mean = kNaN};
+  if (draws.empty() || draws_per_chain(draws) < kMinDraws) {
+    d.problem = "fewer than " + std::to_string(kMinDraws) + " draws per chain: R-hat and ESS are not defined";
+    return d;
+  }
+  if (!all_finite(draws)) {
+    d.problem = "some draws are not finite: R-hat and ESS are not defined";
+    return d;
+  }
+  std::vector<std::size_t> constant;  // chains whose every draw is equal
+  for (std::size_t c = 0; c < draws.size(); ++c) {
+    const auto [lo, hi] = std::minmax_element(draws[c].begin(), draws[c].end());
+    if (*lo == *hi) constant.push_back(c);
+  }
+  if (constant.size() == draws.size()) {
+    bool all_equal = true;
+    for (const auto& chain : draws) all_equal = all_equal && chain.front() == draws.front().front();
+    if (all_equal) {
+      d.problem = draws.size() == 1 ? "the chain never changed it (or it is constant in the model): no R-hat or ESS"
+                                    : "no chain ever changed it, all chains hold the same value (or it is constant "
+                                      "in the model): no R-hat or ESS";
+    } else {
+      d.r_hat = std::numeric_limits<double>::infinity();
+      d.problem = "every chain stayed at its own value and the chains disagree: they are stuck (R-hat infinite)";
+    }
+    return d;
+  }
+  d = {.r_hat = rank_normalized_split_rhat(draws),
+       .ess_bulk = ess_bulk(draws),
+       .ess_tail = ess_tail(draws),
+       .mcse_mean = mcse_mean(draws)};
+  if (!constant.empty()) {
+    std::string list;
+    for (std::size_t c : constant) list += (list.empty() ? "" : ", ") + std::to_string(c);
+    d.problem = (constant.size() > 1 ? "chains " : "chain ") + list + " never changed it: stuck";
+  } else if (std::isnan(d.r_hat)) {
+    d.problem = "R-hat could not be computed";
+  }
+  return d;
 }
 
 ChainDraws chain_draws(const WeightedTraces& posterior, std::string_view name) {

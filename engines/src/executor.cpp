@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "ppx/engines/weighted_traces.h"
+
 namespace ppx::engines {
 
 Choice PriorPolicy::choose(const SampleSite& site, const std::string&, Rng& rng) {
@@ -51,7 +53,7 @@ Tensor TraceRecorder::on_sample(const SampleSite& site) {
     if (!choice.from_prior) trace_.log_weight += log_prob - choice.log_proposal;
     ++trace_.samples;
   }
-  if (summary && (site.name.empty() || value.numel() != 1)) return value;
+  if (summary && (site.name.empty() || value.numel() == 0 || value.numel() > kMaxElementColumns)) return value;
   trace_.entries.push_back(TraceEntry{.kind = SiteKind::Sample,
                                       .address = std::move(address),
                                       .name = std::string(site.name),
@@ -95,7 +97,7 @@ void TraceRecorder::on_observe(const ObserveSite& site) {
 
 void TraceRecorder::on_tag(const TagSite& site) {
   if (recording_ == Recording::Summary) {
-    if (site.name.empty() || site.value.numel() != 1) return;
+    if (site.name.empty() || site.value.numel() == 0 || site.value.numel() > kMaxElementColumns) return;
     trace_.entries.push_back(
         TraceEntry{.kind = SiteKind::Tag, .name = std::string(site.name), .value = site.value, .control = false});
     return;

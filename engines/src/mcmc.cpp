@@ -291,16 +291,20 @@ Verdict judge(const Trace& current, const Trace& candidate, const MetropolisHast
   return v;
 }
 
-// What a kept draw stores: the named scalars and a scalar result, or the whole trace.
+// What a kept draw stores: what WeightedTraces tabulates (named values up to kMaxElementColumns
+// elements, the result), or the whole trace.
 Trace row_of(const Trace& trace, bool keep_trace) {
   Trace row;
   if (keep_trace) {
     row = trace;
   } else {
     for (const TraceEntry& e : trace.entries) {
-      if (!e.name.empty() && e.value.numel() == 1 && e.kind != SiteKind::Observe) row.entries.push_back(e);
+      if (!e.name.empty() && e.value.numel() >= 1 && e.value.numel() <= kMaxElementColumns &&
+          e.kind != SiteKind::Observe) {
+        row.entries.push_back(e);
+      }
     }
-    if (trace.result.numel() == 1) row.result = trace.result;
+    if (trace.result.numel() <= kMaxElementColumns) row.result = trace.result;
     row.log_likelihood = trace.log_likelihood;
     row.log_prior = trace.log_prior;
     row.samples = trace.samples;
@@ -341,8 +345,9 @@ struct ChainState {
 class SharedProgress {
  public:
   SharedProgress(const EngineCallbacks& callbacks, std::uint64_t total) : callbacks_(callbacks), total_(total) {}
-  void step(std::uint64_t failures) {
+  void step(std::uint64_t failures, bool accepted) {
     const std::uint64_t done = ++done_;
+    const std::uint64_t accepted_so_far = accepted ? ++accepted_ : accepted_.load();
     if (!callbacks_.progress) return;
     const auto now = std::chrono::steady_clock::now();
     const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_).count();
@@ -354,13 +359,15 @@ class SharedProgress {
                                  .total = total_,
                                  .ess = 0.0,  // computed at the end (diagnostics.h), not while running
                                  .elapsed_seconds = static_cast<double>(now_ns) * 1e-9,
-                                 .failures = failures});
+                                 .failures = failures,
+                                 .acceptance = static_cast<double>(accepted_so_far) / static_cast<double>(done)});
   }
 
  private:
   const EngineCallbacks& callbacks_;
   std::uint64_t total_;
   std::atomic<std::uint64_t> done_{0};
+  std::atomic<std::uint64_t> accepted_{0};
   std::mutex mutex_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::atomic<std::int64_t> last_ns_{-1'000'000'000};
@@ -452,7 +459,7 @@ WeightedTraces metropolis_hastings(Simulators simulators, const Observations& ob
           ++st.kept;
           st.trace_lengths.mean = static_cast<double>(s.length_sum) / static_cast<double>(st.kept);
         }
-        progress.step(failures.load());
+        progress.step(failures.load(), accept);
       } catch (const SimulatorFailure& e) {
         ++s.stats.simulator_failures;
         ++failures;
@@ -471,6 +478,7 @@ WeightedTraces metropolis_hastings(Simulators simulators, const Observations& ob
   run_work_pool(simulators, spec, callbacks);
 
   WeightedTraces posterior(options.keep_traces);
+  posterior.record_log_joint();  // lp__, as CmdStan reports it
   for (ChainState& s : chains) {
     for (std::uint64_t d = 0; d < s.kept.size(); ++d) posterior.add(std::move(s.kept[d]), s.stats.chain, d);
   }

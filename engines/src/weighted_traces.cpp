@@ -32,6 +32,18 @@ bool is_discrete_kind(const TraceEntry& entry) {
 
 }  // namespace
 
+std::string element_column_name(std::string_view name, const std::vector<int32_t>& shape, std::size_t flat) {
+  std::string out(name);
+  std::vector<std::size_t> index(shape.size());
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    const auto extent = static_cast<std::size_t>(std::max<int32_t>(shape[d], 1));
+    index[d] = flat % extent;
+    flat /= extent;
+  }
+  for (std::size_t i : index) out += "." + std::to_string(i + 1);
+  return out;
+}
+
 void WeightedTraces::add(Trace trace, std::uint32_t chain, std::uint64_t draw) {
   if (std::isnan(trace.log_weight) || trace.log_weight == std::numeric_limits<double>::infinity()) {
     ++dropped_;
@@ -43,25 +55,95 @@ void WeightedTraces::add(Trace trace, std::uint32_t chain, std::uint64_t draw) {
   draws_.push_back(draw);
   lengths_.push_back(trace.samples);
   for (auto& column : columns_) column.push_back(kNaN);
+  std::size_t next = 0;
+  if (log_joint_) {
+    next = column_index("lp__", "lp__", 0, [] { return false; });
+    columns_[next++][row] = trace.log_prior + trace.log_likelihood;
+  }
+  // Occurrences of each name in this trace: a name seen twice gets a column per instance.
+  std::vector<std::pair<std::string_view, std::uint32_t>> seen;
+  const auto reported = [](const TraceEntry& e) { return !e.name.empty() && e.kind != SiteKind::Observe; };
+  for (const TraceEntry& entry : trace.entries) {
+    if (!reported(entry)) continue;
+    auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& p) { return p.first == entry.name; });
+    if (it == seen.end()) {
+      seen.emplace_back(entry.name, 1);
+    } else if (++it->second == 2 && std::find(repeated_.begin(), repeated_.end(), entry.name) == repeated_.end()) {
+      mark_repeated(entry.name);
+    }
+  }
+  for (auto& [name, count] : seen) count = 0;
   // Traces of one model name their variables in much the same order: try the column after the
   // last one first.
-  std::size_t next = 0;
   for (const TraceEntry& entry : trace.entries) {
-    if (entry.name.empty() || entry.value.numel() != 1 || entry.kind == SiteKind::Observe) continue;
-    next = column_index(entry.name, next, [&] { return is_discrete_kind(entry); });
-    columns_[next++][row] = entry.value[0];
+    if (!reported(entry)) continue;
+    auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& p) { return p.first == entry.name; });
+    next = store(entry.name, ++it->second, entry.value, is_discrete_kind(entry), row, next);
   }
-  if (trace.result.numel() == 1) columns_[column_index("result", next, [] { return false; })][row] = trace.result[0];
+  store("result", 1, trace.result, false, row, next);
   if (keep_traces_) traces_.push_back(std::move(trace));
 }
 
+void WeightedTraces::add_row(double log_weight, std::uint32_t chain, std::uint64_t draw,
+                             const std::vector<ColumnValue>& values) {
+  if (std::isnan(log_weight) || log_weight == std::numeric_limits<double>::infinity()) {
+    ++dropped_;
+    return;
+  }
+  const std::size_t row = log_weights_.size();
+  log_weights_.push_back(log_weight);
+  chains_.push_back(chain);
+  draws_.push_back(draw);
+  lengths_.push_back(0);  // not known from a table
+  for (auto& column : columns_) column.push_back(kNaN);
+  std::size_t next = 0;
+  for (const ColumnValue& v : values) {
+    next = column_index(v.column, v.base, next, [&] { return v.discrete; });
+    columns_[next++][row] = v.value;
+  }
+}
+
+std::size_t WeightedTraces::store(std::string_view name, std::uint32_t instance, const Tensor& value, bool discrete,
+                                  std::size_t row, std::size_t hint) {
+  const std::size_t n = value.numel();
+  if (n == 0) return hint;
+  if (n > kMaxElementColumns) {
+    if (!too_large_.contains(name)) too_large_.emplace(std::string(name), value.shape());
+    return hint;
+  }
+  const bool repeated = std::find(repeated_.begin(), repeated_.end(), name) != repeated_.end();
+  const std::string label = repeated ? std::string(name) + "." + std::to_string(instance) : std::string();
+  const std::string_view base = repeated ? std::string_view(label) : name;
+  const auto is_discrete = [discrete] { return discrete; };
+  if (n == 1) {
+    hint = column_index(base, name, hint, is_discrete);
+    columns_[hint][row] = value[0];
+    return hint + 1;
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    hint = column_index(element_column_name(base, value.shape(), k), name, hint, is_discrete);
+    columns_[hint++][row] = value[k];
+  }
+  return hint;
+}
+
+void WeightedTraces::mark_repeated(std::string_view name) {
+  // The columns so far held the only instance: they become instance 1.
+  repeated_.emplace_back(name);
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    if (bases_[i] == name) names_[i] = std::string(name) + ".1" + names_[i].substr(name.size());
+  }
+}
+
 template <typename Discrete>
-std::size_t WeightedTraces::column_index(std::string_view name, std::size_t hint, Discrete discrete) {
+std::size_t WeightedTraces::column_index(std::string_view name, std::string_view base, std::size_t hint,
+                                         Discrete discrete) {
   if (hint < names_.size() && names_[hint] == name) return hint;
   for (std::size_t i = 0; i < names_.size(); ++i) {
     if (names_[i] == name) return i;
   }
   names_.emplace_back(name);
+  bases_.emplace_back(base);
   discrete_.push_back(discrete());
   columns_.emplace_back(log_weights_.size(), kNaN);
   return names_.size() - 1;
@@ -128,7 +210,8 @@ double WeightedTraces::log_evidence_stderr() const {
   return std::sqrt(var / count) / mean;
 }
 
-double weighted_quantile(const std::vector<double>& values, const std::vector<double>& weights, double q) {
+std::vector<double> weighted_quantiles(const std::vector<double>& values, const std::vector<double>& weights,
+                                       const std::vector<double>& qs) {
   std::vector<std::pair<double, double>> pairs;
   pairs.reserve(values.size());
   double total = 0.0;
@@ -137,17 +220,28 @@ double weighted_quantile(const std::vector<double>& values, const std::vector<do
     pairs.emplace_back(values[i], weights[i]);
     total += weights[i];
   }
-  if (pairs.empty() || total <= 0.0) return kNaN;
+  std::vector<double> out(qs.size(), kNaN);
+  if (pairs.empty() || total <= 0.0) return out;
   std::sort(pairs.begin(), pairs.end());
   // Smallest value whose cumulative weight reaches q (inverse of the weighted empirical CDF).
   // The slack absorbs rounding in the running sum (100 weights of 0.01 sum to 0.4999...).
-  const double target = q * total * (1.0 - 1e-12);
-  double cumulative = 0.0;
-  for (const auto& [value, weight] : pairs) {
-    cumulative += weight;
-    if (cumulative >= target) return value;
+  for (std::size_t k = 0; k < qs.size(); ++k) {
+    const double target = qs[k] * total * (1.0 - 1e-12);
+    double cumulative = 0.0;
+    out[k] = pairs.back().first;
+    for (const auto& [value, weight] : pairs) {
+      cumulative += weight;
+      if (cumulative >= target) {
+        out[k] = value;
+        break;
+      }
+    }
   }
-  return pairs.back().first;
+  return out;
+}
+
+double weighted_quantile(const std::vector<double>& values, const std::vector<double>& weights, double q) {
+  return weighted_quantiles(values, weights, {q})[0];
 }
 
 VariableSummary WeightedTraces::summarize(std::string_view name, std::size_t top_categories) const {
@@ -163,11 +257,16 @@ VariableSummary WeightedTraces::summarize(std::string_view name, std::size_t top
     mass += weights[i];
     mean += weights[i] * (*values)[i];
   }
-  s.present = mass;
+  s.present = std::min(mass, 1.0);  // rounding must not print 1.0000000002
   if (mass <= 0.0) {
-    s.mean = s.sd = s.q05 = s.q50 = s.q95 = kNaN;
+    s.mean = s.sd = s.q05 = s.q50 = s.q95 = s.mcse_mean = kNaN;
     return s;
   }
+  double sum_sq = 0.0;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    if (!std::isnan((*values)[i])) sum_sq += weights[i] * weights[i];
+  }
+  s.ess = sum_sq > 0.0 ? mass * mass / sum_sq : 0.0;
   mean /= mass;
   double var = 0.0;
   for (std::size_t i = 0; i < weights.size(); ++i) {
@@ -177,9 +276,11 @@ VariableSummary WeightedTraces::summarize(std::string_view name, std::size_t top
   }
   s.mean = mean;
   s.sd = std::sqrt(var / mass);
-  s.q05 = weighted_quantile(*values, weights, 0.05);
-  s.q50 = weighted_quantile(*values, weights, 0.50);
-  s.q95 = weighted_quantile(*values, weights, 0.95);
+  s.mcse_mean = s.ess > 0.0 ? s.sd / std::sqrt(s.ess) : kNaN;
+  const std::vector<double> q = weighted_quantiles(*values, weights, {0.05, 0.50, 0.95});
+  s.q05 = q[0];
+  s.q50 = q[1];
+  s.q95 = q[2];
   if (s.discrete) {
     std::map<double, double> table;
     for (std::size_t i = 0; i < weights.size(); ++i) {

@@ -13,7 +13,8 @@ namespace {
 using nlohmann::json;
 
 void flatten(const json& value, std::size_t depth, std::vector<int32_t>& shape, std::vector<double>& data) {
-  if (value.is_number() || value.is_boolean()) {
+  if (value.is_boolean()) throw std::invalid_argument("true/false is not a number (write 1 or 0)");
+  if (value.is_number()) {
     if (depth != shape.size()) throw std::invalid_argument("ragged array");
     data.push_back(value.get<double>());
     return;
@@ -26,14 +27,6 @@ void flatten(const json& value, std::size_t depth, std::vector<int32_t>& shape, 
     throw std::invalid_argument("ragged array");
   }
   for (const json& element : value) flatten(element, depth + 1, shape, data);
-}
-
-Tensor tensor_from_json(const json& value) {
-  std::vector<int32_t> shape;
-  std::vector<double> data;
-  flatten(value, 0, shape, data);
-  if (value.is_array() && data.empty()) throw std::invalid_argument("empty array");
-  return Tensor(std::move(data), std::move(shape));
 }
 
 std::string read_file(const std::string& path) {
@@ -50,11 +43,46 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 }  // namespace
 
-Tensor tensor_from_json_text(std::string_view text) {
-  const json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) throw std::invalid_argument("not a number or JSON array: '" + std::string(text) + "'");
-  return tensor_from_json(value);
+nlohmann::json parse_json_bounded(std::string_view text) {
+  // Nesting is counted before parsing: deeper values are refused without recursing into them.
+  std::size_t depth = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) {
+        throw std::invalid_argument("nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) {
+    const std::string shown = text.size() > 80 ? std::string(text.substr(0, 77)) + "..." : std::string(text);
+    throw std::invalid_argument("not valid JSON: '" + shown + "'");
+  }
+  return value;
 }
+
+Tensor tensor_from_json(const nlohmann::json& value) {
+  std::vector<int32_t> shape;
+  std::vector<double> data;
+  flatten(value, 0, shape, data);
+  if (value.is_array() && data.empty()) throw std::invalid_argument("empty array");
+  return Tensor(std::move(data), std::move(shape));
+}
+
+Tensor tensor_from_json_text(std::string_view text) { return tensor_from_json(parse_json_bounded(text)); }
 
 ObservationSource parse_observation(std::string_view spec, engines::Observations& observations) {
   const auto eq = spec.find('=');

@@ -1,11 +1,16 @@
 #include "ppx/server/report.h"
 
+#include "ppx/server/query_check.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <algorithm>
+#include <iterator>
+#include <optional>
 #include <fmt/format.h>
 #include <stdexcept>
 #include <sys/stat.h>
@@ -29,17 +34,108 @@ json tensor_json(const Tensor& t) {
   return j;
 }
 
-std::string csv_number(double x) { return std::isnan(x) ? "" : fmt::format("{:.17g}", x); }
+// Shortest text that reads back to the same double.
+std::string csv_number(double x) { return std::isnan(x) ? "" : fmt::format("{}", x); }
+
+// One '#' line per fact; a value never spans lines.
+std::string csv_comment_header(const InferenceReport& report) {
+  const Provenance& p = report.provenance;
+  const auto one_line = [](std::string text) {
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    std::replace(text.begin(), text.end(), '\r', ' ');
+    return text;
+  };
+  std::string command;
+  for (const std::string& arg : p.command_line) {
+    const bool plain = !arg.empty() && arg.find_first_not_of(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@,+%") == std::string::npos;
+    std::string quoted = arg;
+    if (!plain) {
+      quoted = "'";
+      for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      quoted += "'";
+    }
+    command += (command.empty() ? "" : " ") + quoted;
+  }
+  std::string out;
+  out += "# ppxd " + ppxd_version() + " (" + ppxd_git_revision() + ")\n";
+  out += "# command: " + one_line(command) + "\n";
+  out += "# engine: " + p.engine + "\n";
+  out += "# model: " + one_line(p.model_name) + "\n";
+  if (p.options.is_object() && p.options.contains("seed")) out += "# seed: " + p.options["seed"].dump() + "\n";
+  out += "# options: " + p.options.dump() + "\n";
+  for (const ObservationSource& o : p.observations) out += "# observe: " + o.name + "=" + one_line(o.text) + "\n";
+  if (report.interrupted) out += "# interrupted: true\n";
+  return out;
+}
 
 }  // namespace
 
-std::vector<std::string> summary_variables(const engines::WeightedTraces& posterior) {
-  std::vector<std::string> names;
-  for (const std::string& n : posterior.names()) {
-    if (n != "result") names.push_back(n);
+bool natural_less(std::string_view a, std::string_view b) {
+  std::size_t i = 0, j = 0;
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  while (i < a.size() && j < b.size()) {
+    if (digit(a[i]) && digit(b[j])) {
+      std::size_t ie = i, je = j;
+      while (ie < a.size() && digit(a[ie])) ++ie;
+      while (je < b.size() && digit(b[je])) ++je;
+      std::string_view x = a.substr(i, ie - i), y = b.substr(j, je - j);
+      while (x.size() > 1 && x.front() == '0') x.remove_prefix(1);
+      while (y.size() > 1 && y.front() == '0') y.remove_prefix(1);
+      if (x.size() != y.size()) return x.size() < y.size();
+      if (x != y) return x < y;
+      i = ie;
+      j = je;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i;
+      ++j;
+    }
   }
-  if (posterior.column("result") != nullptr) names.push_back("result");
+  return a.size() - i < b.size() - j;
+}
+
+std::vector<std::string> summary_variables(const engines::WeightedTraces& posterior) {
+  const auto rank = [&](std::size_t column) {
+    const std::string& base = posterior.bases()[column];
+    return base == "lp__" ? 0 : base == "result" ? 2 : 1;
+  };
+  std::vector<std::size_t> order(posterior.names().size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    if (rank(a) != rank(b)) return rank(a) < rank(b);
+    return natural_less(posterior.names()[a], posterior.names()[b]);
+  });
+  std::vector<std::string> names;
+  for (std::size_t i : order) names.push_back(posterior.names()[i]);
   return names;
+}
+
+const engines::VariableSummary& summary_of(const InferenceReport& report, const std::string& name) {
+  auto it = report.summary_cache.find(name);
+  if (it == report.summary_cache.end()) it = report.summary_cache.emplace(name, report.posterior->summarize(name, 10)).first;
+  return it->second;
+}
+
+json variable_json(const engines::VariableSummary& s, bool importance_weighted,
+                   const std::map<std::string, double>* diagnostics, const std::string* note) {
+  json v = {{"discrete", s.discrete}, {"present", number(s.present)}, {"mean", number(s.mean)},
+            {"sd", number(s.sd)},     {"q05", number(s.q05)},         {"q50", number(s.q50)},
+            {"q95", number(s.q95)}};
+  if (s.discrete) {
+    json categories = json::array();
+    for (const auto& c : s.categories) categories.push_back({{"value", c.value}, {"probability", c.probability}});
+    v["categories"] = categories;
+  }
+  if (importance_weighted) {
+    v["ess"] = number(s.ess);
+    if (!s.discrete) v["mcse_mean"] = number(s.mcse_mean);
+  }
+  if (diagnostics != nullptr) {
+    for (const auto& [key, value] : *diagnostics) v[key] = number(value);
+  }
+  if (note != nullptr) v["note"] = *note;
+  return v;
 }
 
 json posterior_json(const InferenceReport& report) {
@@ -55,43 +151,60 @@ json posterior_json(const InferenceReport& report) {
   }
   json variables = json::object();
   for (const std::string& name : summary_variables(post)) {
-    const engines::VariableSummary s = post.summarize(name, 10);
-    json v = {{"discrete", s.discrete}, {"present", number(s.present)}, {"mean", number(s.mean)},
-              {"sd", number(s.sd)},     {"q05", number(s.q05)},         {"q50", number(s.q50)},
-              {"q95", number(s.q95)}};
-    if (s.discrete) {
-      json categories = json::array();
-      for (const auto& c : s.categories) categories.push_back({{"value", c.value}, {"probability", c.probability}});
-      v["categories"] = categories;
-    }
-    if (auto it = report.variable_diagnostics.find(name); it != report.variable_diagnostics.end()) {
-      for (const auto& [key, value] : it->second) v[key] = number(value);
-    }
-    variables[name] = v;
+    const auto d = report.variable_diagnostics.find(name);
+    const auto n = report.variable_notes.find(name);
+    variables[name] = variable_json(summary_of(report, name), !report.chains,
+                                    d != report.variable_diagnostics.end() ? &d->second : nullptr,
+                                    n != report.variable_notes.end() ? &n->second : nullptr);
   }
+  json too_large = json::object();
+  for (const auto& [name, shape] : post.too_large()) too_large[name] = {{"shape", shape}};
   const engines::TraceLengthStats lengths = post.trace_lengths();
   json diagnostics = report.diagnostics;
   diagnostics["traces"] = post.size();
   diagnostics["dropped_non_finite_weights"] = post.dropped();
   diagnostics["trace_length"] = {{"min", lengths.min}, {"mean", lengths.mean}, {"max", lengths.max}};
-  return json{{"ppxd", {{"version", ppxd_version()}, {"git_revision", ppxd_git_revision()}}},
-              {"query",
-               {{"command_line", p.command_line},
-                {"engine", p.engine},
-                {"options", p.options},
-                {"model_name", p.model_name},
-                {"observations", observations}}},
-              {"interrupted", report.interrupted},
-              {"diagnostics", diagnostics},
-              {"warnings", report.warnings},
-              {"variables", variables}};
+  json out{{"ppxd", {{"version", ppxd_version()}, {"git_revision", ppxd_git_revision()}}},
+           {"query",
+            {{"command_line", p.command_line},
+             {"engine", p.engine},
+             {"options", p.options},
+             {"model_name", p.model_name},
+             {"observations", observations}}},
+           {"interrupted", report.interrupted},
+           {"failure", report.failure.empty() ? json(nullptr) : json(report.failure)},
+           {"diagnostics", diagnostics},
+           {"warnings", report.warnings},
+           {"variables", variables},
+           // Names repeated within traces (one column per instance) and values too large to tabulate.
+           {"repeated_names", post.repeated()},
+           {"not_tabulated", too_large}};
+  return out;
 }
+
+namespace {
+
+// Columns of one variable printed before the rest are collapsed into one line.
+constexpr std::size_t kPrintedElements = 6;
+
+std::string chains_table(const json& chains) {
+  std::string out = fmt::format("{:<6} {:>11} {:>9} {:>27} {:>9}\n", "chain", "iterations", "kept",
+                                "acceptance (incl. burn-in)", "reuse");
+  for (const json& c : chains) {
+    out += fmt::format("{:<6} {:>11} {:>9} {:>27.3f} {:>9.3f}\n", c.value("chain", 0), c.value("iterations", 0),
+                       c.value("kept", 0), c.value("acceptance_rate", 0.0), c.value("reuse_fraction", 0.0));
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string summary_text(const InferenceReport& report) {
   const engines::WeightedTraces& post = *report.posterior;
   std::string out;
   // Extra diagnostic columns, in a stable order, from whatever the engine reported.
   std::vector<std::string> extra;
+  if (!report.chains) extra.push_back("mcse_mean");  // from the weights (MCMC: from diagnostics)
   for (const auto& [name, values] : report.variable_diagnostics) {
     for (const auto& [key, value] : values) {
       if (std::find(extra.begin(), extra.end(), key) == extra.end()) extra.push_back(key);
@@ -100,25 +213,67 @@ std::string summary_text(const InferenceReport& report) {
   out += fmt::format("{:<20} {:>11} {:>11} {:>11} {:>11} {:>11}", "variable", "mean", "sd", "5%", "50%", "95%");
   for (const std::string& key : extra) out += fmt::format(" {:>9}", key);
   out += "\n";
-  for (const std::string& name : summary_variables(post)) {
-    const engines::VariableSummary s = post.summarize(name);
-    out += fmt::format("{:<20} {:>11.5g} {:>11.5g} {:>11.5g} {:>11.5g} {:>11.5g}", name, s.mean, s.sd, s.q05, s.q50,
-                       s.q95);
+  const std::vector<std::string> names = summary_variables(post);
+  // A variable with many columns (a [17, 3] result) shows its first ones and a line saying where
+  // the rest are.
+  std::map<std::string, std::size_t> columns_of;
+  std::map<std::string, std::string> base_of, first_of, last_of;
+  for (std::size_t i = 0; i < post.names().size(); ++i) base_of[post.names()[i]] = post.bases()[i];
+  for (const std::string& name : names) {
+    const std::string& base = base_of[name];
+    if (columns_of[base]++ == 0) first_of[base] = name;
+    last_of[base] = name;
+  }
+  std::map<std::string, std::size_t> printed;
+  for (const std::string& name : names) {
+    const std::string& base = base_of[name];
+    const std::size_t count = columns_of[base];
+    const std::size_t k = printed[base]++;
+    if (count > kPrintedElements && k >= kPrintedElements - 1) {
+      if (k == kPrintedElements - 1) {
+        out += fmt::format("  ... {} columns of {} in all ({} to {}): every one is in posterior.json and samples.csv\n",
+                           count, base, first_of[base], last_of[base]);
+      }
+      continue;
+    }
+    const engines::VariableSummary& s = summary_of(report, name);
+    if (s.discrete) {  // probabilities of values, not a mean and sd
+      out += fmt::format("{:<20} {:>11} {:>11} {:>11.5g} {:>11.5g} {:>11.5g}", name, "", "", s.q05, s.q50, s.q95);
+    } else {
+      out += fmt::format("{:<20} {:>11.5g} {:>11.5g} {:>11.5g} {:>11.5g} {:>11.5g}", name, s.mean, s.sd, s.q05, s.q50,
+                         s.q95);
+    }
     for (const std::string& key : extra) {
-      double v = std::nan("");
+      std::optional<double> v;
+      if (!report.chains && key == "mcse_mean" && !s.discrete) v = s.mcse_mean;
       if (auto it = report.variable_diagnostics.find(name); it != report.variable_diagnostics.end()) {
         if (auto jt = it->second.find(key); jt != it->second.end()) v = jt->second;
       }
-      out += fmt::format(" {:>9.4g}", v);
+      out += v ? fmt::format(" {:>9.4g}", *v) : fmt::format(" {:>9}", "");  // blank: does not apply
     }
     out += "\n";
     if (s.discrete) {
-      std::string line = "  top:";
-      for (const auto& c : s.categories) line += fmt::format(" {:g} ({:.3f})", c.value, c.probability);
+      std::string line = "  P(value):";
+      for (std::size_t i = 0; i < std::min<std::size_t>(s.categories.size(), 5); ++i) {
+        line += fmt::format(" {:g}: {:.3f}", s.categories[i].value, s.categories[i].probability);
+      }
       out += line + "\n";
     }
+    if (s.present < 0.9995) out += fmt::format("  present in {:.1f}% of the posterior\n", 100.0 * s.present);
+  }
+  for (const std::string& name : post.repeated()) {
+    out += fmt::format("  {} repeats within traces: one column per instance, {}.1, {}.2, ... in trace order\n", name,
+                       name, name);
+  }
+  for (const auto& [name, shape] : post.too_large()) {
+    std::size_t n = 1;
+    for (int32_t d : shape) n *= static_cast<std::size_t>(std::max(d, 0));
+    out += fmt::format("  {} (shape {}, {} elements) is too large to tabulate\n", name, shape_text(shape), n);
   }
   out += "\n";
+  if (report.diagnostics.contains("chains") && report.diagnostics["chains"].is_array()) {
+    out += chains_table(report.diagnostics["chains"]) + "\n";
+  }
   for (const auto& [key, value] : report.diagnostics.items()) {
     if (value.is_number_float()) {
       out += fmt::format("{:<28} {:.6g}\n", key, value.get<double>());
@@ -131,6 +286,7 @@ std::string summary_text(const InferenceReport& report) {
                      lengths.max);
   if (post.dropped() > 0) out += fmt::format("{:<28} {}\n", "dropped (non-finite weight)", post.dropped());
   if (report.interrupted) out += "INTERRUPTED: the result covers only the traces finished before the stop\n";
+  if (!report.failure.empty()) out += "FAILED: " + report.failure + "\n";
   for (const std::string& w : report.warnings) out += "WARNING: " + w + "\n";
   return out;
 }
@@ -173,6 +329,18 @@ void write_file_atomically(const std::string& path, const std::string& content) 
   }
 }
 
+void check_output_folder(const std::string& directory) {
+  std::error_code ec;
+  fs::create_directories(directory, ec);
+  if (ec) throw std::invalid_argument("--out '" + directory + "': cannot create it: " + ec.message());
+  if (!fs::is_directory(directory, ec)) throw std::invalid_argument("--out '" + directory + "' is not a folder");
+  std::string probe = (fs::path(directory) / ".ppx-write-check.XXXXXX").string();
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0) throw std::invalid_argument("--out '" + directory + "': cannot write in it: " + std::strerror(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
 void write_report(const std::string& directory, const InferenceReport& report) {
   std::error_code ec;
   fs::create_directories(directory, ec);
@@ -181,7 +349,8 @@ void write_report(const std::string& directory, const InferenceReport& report) {
 
   const bool mcmc = report.chains;
   const std::vector<std::string> names = summary_variables(post);
-  std::string csv = "log_weight";
+  std::string csv = csv_comment_header(report);
+  csv += "log_weight";
   if (mcmc) csv += ",chain,draw";
   for (const std::string& n : names) csv += "," + n;
   csv += "\n";
@@ -190,7 +359,11 @@ void write_report(const std::string& directory, const InferenceReport& report) {
   for (std::size_t row = 0; row < post.size(); ++row) {
     csv += csv_number(post.log_weights()[row]);
     if (mcmc) csv += fmt::format(",{},{}", post.chains()[row], post.draws()[row]);
-    for (const auto* column : columns) csv += "," + csv_number((*column)[row]);
+    for (const auto* column : columns) {
+      const double x = (*column)[row];
+      csv += ',';
+      if (!std::isnan(x)) fmt::format_to(std::back_inserter(csv), "{}", x);
+    }
     csv += "\n";
   }
   write_file_atomically((fs::path(directory) / "samples.csv").string(), csv);

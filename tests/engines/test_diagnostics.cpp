@@ -158,6 +158,36 @@ TEST_CASE("degenerate input gives NaN or the draw count, as ArviZ does") {
   CHECK_THROWS_AS(diagnose({{1, 2, 3, 4}, {1, 2, 3}}), std::invalid_argument);
 }
 
+// The rules of diagnostics.h for failed runs, each on a crafted chain.
+TEST_CASE("diagnose() says in words when a chain does not move, chains are stuck apart, or R-hat is undefined") {
+  SECTION("every draw of every chain equal: no ESS reported as the draw count, no R-hat") {
+    const VariableDiagnostics d = diagnose({{4, 4, 4, 4, 4, 4}, {4, 4, 4, 4, 4, 4}});
+    CHECK(std::isnan(d.ess_bulk));
+    CHECK(std::isnan(d.ess_tail));
+    CHECK(std::isnan(d.mcse_mean));
+    CHECK(std::isnan(d.r_hat));
+    CHECK(d.problem.find("no chain ever changed it") != std::string::npos);
+  }
+  SECTION("constant within each chain, different between chains (both stuck on their own channel)") {
+    const VariableDiagnostics d = diagnose({{4, 4, 4, 4, 4, 4}, {0, 0, 0, 0, 0, 0}});
+    CHECK(d.r_hat == std::numeric_limits<double>::infinity());
+    CHECK(std::isnan(d.ess_bulk));
+    CHECK(d.problem.find("stuck") != std::string::npos);
+  }
+  SECTION("one chain stuck, the other moving: numbers computed, the stuck chain named") {
+    const VariableDiagnostics d = diagnose({{1, 2, 3, 4, 5, 6}, {3, 3, 3, 3, 3, 3}});
+    CHECK(std::isfinite(d.ess_bulk));
+    CHECK(d.problem == "chain 1 never changed it: stuck");
+  }
+  SECTION("too few draws or non-finite draws") {
+    CHECK(diagnose({{1, 2, 3}, {1, 2, 3}}).problem.find("fewer than 4 draws") != std::string::npos);
+    CHECK(diagnose({{1, 2, NAN, 4, 5}}).problem.find("not finite") != std::string::npos);
+  }
+  SECTION("healthy chains have no problem") {
+    CHECK(diagnose({{1, 3, 2, 5, 4, 6}, {2, 1, 4, 3, 6, 5}}).problem.empty());
+  }
+}
+
 TEST_CASE("chain_draws groups an MCMC posterior's rows by chain, in draw order, cut to the shortest") {
   WeightedTraces posterior;
   auto row = [](double v) {

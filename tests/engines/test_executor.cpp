@@ -187,10 +187,11 @@ TEST_CASE("a summary recording keeps exactly what WeightedTraces reads of a full
     CHECK(s.samples == f.samples);
     CHECK(s.unconditioned_observes == f.unconditioned_observes);
     CHECK(s.result == f.result);
-    // The summary's entries are the full trace's named scalar samples and tags, in order.
+    // The summary's entries are the full trace's named samples and tags (tensors up to
+    // kMaxElementColumns elements), in order.
     std::vector<const engines::TraceEntry*> kept;
     for (const engines::TraceEntry& e : f.entries) {
-      if (!e.name.empty() && e.value.numel() == 1 && e.kind != SiteKind::Observe) kept.push_back(&e);
+      if (!e.name.empty() && e.value.numel() >= 1 && e.kind != SiteKind::Observe) kept.push_back(&e);
     }
     REQUIRE(s.entries.size() == kept.size());
     for (std::size_t j = 0; j < kept.size(); ++j) {
@@ -212,10 +213,12 @@ TEST_CASE("a summary recording keeps exactly what WeightedTraces reads of a full
   CHECK(full.is_discrete("k"));
   CHECK(full.is_discrete("clamped"));
   CHECK_FALSE(full.is_discrete("x"));
-  CHECK(full.column("pair") == nullptr);
-  CHECK(full.column("both") == nullptr);
+  CHECK(full.column("pair") == nullptr);  // tensors: a column per element
+  CHECK(full.column("pair.2") != nullptr);
+  CHECK(full.column("both.1") != nullptr);
   CHECK(full.column("doubled") != nullptr);
-  CHECK(full.column("result") != nullptr);
+  CHECK(full.column("result") != nullptr);  // a scalar in some traces, [2] in others
+  CHECK(full.column("result.2") != nullptr);
 }
 
 TEST_CASE("a recorded trace scores to the same posterior row whatever the recording") {

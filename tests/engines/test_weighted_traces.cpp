@@ -125,3 +125,70 @@ TEST_CASE("resampling never picks a zero-weight row, and returns nothing when th
   none.add(row(zero, {{"x", 0}}));
   CHECK(none.resample(10, rng).empty());
 }
+
+namespace {
+
+Trace with_result(Tensor result, std::vector<std::pair<std::string, Tensor>> named = {}) {
+  Trace t;
+  for (auto& [name, value] : named) {
+    t.entries.push_back(TraceEntry{.kind = SiteKind::Sample, .address = name, .name = name,
+                                   .distribution = Normal(0.0, 1.0), .value = value});
+  }
+  t.result = std::move(result);
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("tensor values get one column per element, named CmdStan-style (1-based, row-major)") {
+  CHECK(engines::element_column_name("result", {17, 3}, 0) == "result.1.1");
+  CHECK(engines::element_column_name("result", {17, 3}, 5) == "result.2.3");
+  CHECK(engines::element_column_name("v", {4}, 3) == "v.4");
+  engines::WeightedTraces w;
+  w.add(with_result(Tensor({1, 2, 3, 4, 5, 6}, {2, 3}), {{"v", Tensor({7, 8}, {2})}}));
+  const std::vector<std::string> expected{"v.1", "v.2", "result.1.1", "result.1.2", "result.1.3",
+                                          "result.2.1", "result.2.2", "result.2.3"};
+  CHECK(w.names() == expected);
+  CHECK((*w.column("result.2.1"))[0] == 4.0);
+  CHECK(w.bases()[2] == "result");
+}
+
+TEST_CASE("a name repeated within a trace gets a column per instance, also for earlier rows") {
+  engines::WeightedTraces w;
+  w.add(with_result(Tensor(0.0), {{"eps", Tensor(1.0)}}));  // one instance: column "eps" for now
+  w.add(with_result(Tensor(0.0), {{"eps", Tensor(2.0)}, {"eps", Tensor(3.0)}, {"eps", Tensor(4.0)}}));
+  REQUIRE(w.column("eps") == nullptr);
+  CHECK((*w.column("eps.1"))[0] == 1.0);
+  CHECK((*w.column("eps.1"))[1] == 2.0);
+  CHECK((*w.column("eps.3"))[1] == 4.0);
+  CHECK(std::isnan((*w.column("eps.3"))[0]));
+  CHECK(w.repeated() == std::vector<std::string>{"eps"});
+}
+
+TEST_CASE("values larger than kMaxElementColumns are listed, not tabulated; present never exceeds 1") {
+  engines::WeightedTraces w;
+  w.add(with_result(Tensor(std::vector<double>(engines::kMaxElementColumns + 1, 0.0),
+                           {static_cast<int32_t>(engines::kMaxElementColumns + 1)})));
+  CHECK(w.names().empty());
+  CHECK(w.too_large().contains("result"));
+  engines::WeightedTraces v;
+  for (int i = 0; i < 10; ++i) v.add(row(std::log(0.1 + 1e-3 * i), {{"x", i}}));
+  const auto s = v.summarize("x");
+  CHECK(s.present <= 1.0);
+  // Kish ESS over the rows where x is present, and MCSE = sd / sqrt(ESS).
+  CHECK(s.ess == Approx(v.ess()));
+  CHECK(s.mcse_mean == Approx(s.sd / std::sqrt(s.ess)));
+}
+
+TEST_CASE("rows read back from a table summarise like the traces they came from") {
+  engines::WeightedTraces traces, table;
+  for (int i = 0; i < 20; ++i) {
+    traces.add(with_result(Tensor({1.0 * i, 2.0 * i}, {2})), 0, static_cast<std::uint64_t>(i));
+    table.add_row(0.0, 0, static_cast<std::uint64_t>(i),
+                  {{"result.1", "result", 1.0 * i}, {"result.2", "result", 2.0 * i}});
+  }
+  CHECK(table.names() == traces.names());
+  CHECK(table.bases() == traces.bases());
+  CHECK(table.summarize("result.2").mean == Approx(traces.summarize("result.2").mean));
+  CHECK(table.summarize("result.2").q95 == traces.summarize("result.2").q95);
+}

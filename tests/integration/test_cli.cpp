@@ -54,7 +54,8 @@ TEST_CASE("ppx infer on gum writes a correct posterior.json and samples.csv") {
 
   std::ifstream csv(out / "samples.csv");
   std::string header;
-  std::getline(csv, header);
+  while (std::getline(csv, header) && header.starts_with("#")) {
+  }
   CHECK(header == "log_weight,mu,result");
   std::size_t rows = 0;
   for (std::string line; std::getline(csv, line);) ++rows;
@@ -104,5 +105,5 @@ TEST_CASE("discrete latents get a frequency table in the summary") {
   const auto r = run_command(program("ppx") + " infer -q --simulator '" + program("branching") +
                              " --serve {endpoint}' --traces 5000 --observe obs=6 --seed 2 2>/dev/null");
   REQUIRE(r.exit_code == 0);
-  CHECK(r.output.find("top:") != std::string::npos);
+  CHECK(r.output.find("P(value):") != std::string::npos);
 }

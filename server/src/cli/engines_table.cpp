@@ -1,7 +1,9 @@
 // The engines `ppx infer --engine` can run: one entry each.
 #include <chrono>
 #include <cmath>
+#include <algorithm>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -15,10 +17,15 @@
 namespace ppx::cli {
 namespace {
 
-EngineOutcome run_importance_sampling(const InferContext& context) {
-  const InferOptions& o = context.options;
+engines::ImportanceSamplingOptions importance_sampling_options(const InferOptions& o) {
   engines::ImportanceSamplingOptions options{
       .traces = o.traces, .seed = o.seed, .whole_trace = o.whole_trace, .batch = o.batch};
+  options.validate();
+  return options;
+}
+
+EngineOutcome run_importance_sampling(const InferContext& context) {
+  const engines::ImportanceSamplingOptions options = importance_sampling_options(context.options);
   EngineOutcome outcome{engines::importance_sampling(context.simulators, context.observations, options, context.callbacks)};
   const engines::WeightedTraces& post = outcome.posterior;
   outcome.options = {{"traces", options.traces}, {"seed", options.seed}, {"whole_trace", options.whole_trace},
@@ -26,7 +33,12 @@ EngineOutcome run_importance_sampling(const InferContext& context) {
   outcome.diagnostics = {{"ess", post.ess()},
                          {"log_evidence", post.log_evidence()},
                          {"log_evidence_stderr", post.log_evidence_stderr()}};
-  if (post.size() > 0 && post.ess() < 100) {
+  if (post.size() > 0 && post.ess() == 0.0) {
+    outcome.failure = fmt::format(
+        "no trace had non-zero likelihood: all {} traces have weight zero (log weight -inf), so there is no "
+        "posterior; the observations are impossible under the model as run (check their values, units and shapes)",
+        post.size());
+  } else if (post.size() > 0 && post.ess() < 100) {
     outcome.warnings.push_back("effective sample size " + std::to_string(post.ess()) +
                                " is below 100: the posterior estimate is unreliable; run more traces or use MCMC");
   }
@@ -49,9 +61,9 @@ std::optional<engines::Trace> initial_trace(const std::string& init) {
   text << file.rdbuf();
   nlohmann::json object;
   try {
-    object = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    throw std::invalid_argument("--init: '" + path + "' is not JSON: " + e.what());
+    object = server::parse_json_bounded(text.str());
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("--init: '" + path + "': " + e.what());
   }
   if (!object.is_object()) {
     throw std::invalid_argument("--init: '" + path + "' must hold an object {\"<full address>\": value, ...}");
@@ -61,7 +73,7 @@ std::optional<engines::Trace> initial_trace(const std::string& init) {
     try {
       trace.entries.push_back(engines::TraceEntry{.kind = SiteKind::Sample,
                                                   .address = address,
-                                                  .value = server::tensor_from_json_text(value.dump())});
+                                                  .value = server::tensor_from_json(value)});
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument("--init: value of '" + address + "': " + e.what());
     }
@@ -70,16 +82,24 @@ std::optional<engines::Trace> initial_trace(const std::string& init) {
 }
 
 // LMH and RMH: one function, parameterised by the kernel.
-EngineOutcome run_metropolis_hastings(const InferContext& context, engines::MhKernel kernel) {
-  const InferOptions& o = context.options;
+engines::MetropolisHastingsOptions metropolis_hastings_options(const InferOptions& o, engines::MhKernel kernel,
+                                                               std::size_t simulators) {
   engines::MetropolisHastingsOptions options{
       .kernel = kernel,
-      .chains = o.chains > 0 ? o.chains : static_cast<std::uint32_t>(context.simulators.size()),
+      .chains = o.chains > 0 ? o.chains : static_cast<std::uint32_t>(simulators),
       .draws = o.traces,
       .burn_in = o.burn_in,
       .thin = o.thin,
       .seed = o.seed,
       .initial = initial_trace(o.init)};
+  options.validate();
+  return options;
+}
+
+EngineOutcome run_metropolis_hastings(const InferContext& context, engines::MhKernel kernel) {
+  const InferOptions& o = context.options;
+  const engines::MetropolisHastingsOptions options =
+      metropolis_hastings_options(o, kernel, context.simulators.size());
   engines::McmcStats stats;
   const auto start = std::chrono::steady_clock::now();
   EngineOutcome outcome{
@@ -103,7 +123,7 @@ EngineOutcome run_metropolis_hastings(const InferContext& context, engines::MhKe
     chains.push_back({{"chain", s.chain},
                       {"iterations", s.iterations},
                       {"kept", s.kept},
-                      {"acceptance_rate", s.acceptance_rate()},
+                      {"acceptance_rate", s.acceptance_rate()},  // burn-in included
                       {"reuse_fraction", s.reuse_fraction()},
                       {"support_redraws", s.support_redraws},
                       {"irreversible_proposals", s.irreversible},
@@ -134,27 +154,62 @@ EngineOutcome run_metropolis_hastings(const InferContext& context, engines::MhKe
                          {"site_not_reached", not_reached},
                          {"iterations_re_run_after_failures", failures}};
 
-  // Per named scalar: rank-normalised split R-hat, bulk and tail ESS, MCSE of the mean.
+  // Per column: rank-normalised split R-hat, bulk and tail ESS, MCSE of the mean, and what is
+  // wrong when something is (diagnostics.h). A column identical to an earlier one (truth/channel
+  // next to channel) shares its warnings instead of repeating them.
   const std::size_t chain_count = stats.chains.size();
+  std::vector<std::pair<std::string, std::vector<std::string>>> groups;  // first name -> duplicates
+  for (const std::string& name : server::summary_variables(post)) {
+    const std::vector<double>& column = *post.column(name);
+    auto same = std::find_if(groups.begin(), groups.end(), [&](const auto& g) {
+      const std::vector<double>& other = *post.column(g.first);
+      return std::equal(column.begin(), column.end(), other.begin(), other.end(),
+                        [](double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); });
+    });
+    if (same != groups.end()) {
+      same->second.push_back(name);
+    } else {
+      groups.push_back({name, {}});
+    }
+  }
+  std::vector<std::pair<std::size_t, std::string>> warning_owner;  // warning index -> group's first name
   for (const std::string& name : server::summary_variables(post)) {
     const engines::ChainDraws draws = engines::chain_draws(post, name);
     bool some_missing = false, some_present = false;
     for (const auto& chain : draws) {
       for (double v : chain) (std::isnan(v) ? some_missing : some_present) = true;
     }
+    const auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == name; });
+    const bool leader = group != groups.end();
+    const auto warn = [&](std::string text) {
+      if (!leader) return;
+      warning_owner.emplace_back(outcome.warnings.size(), name);
+      outcome.warnings.push_back(std::move(text));
+    };
     if (some_missing && some_present) {
-      outcome.warnings.push_back(name + " is absent from some draws: its R-hat and ESS are not defined");
+      outcome.variable_notes[name] = "absent from some draws: R-hat and ESS are not defined";
+      warn(name + " is absent from some draws: its R-hat and ESS are not defined");
       continue;
     }
     const engines::VariableDiagnostics d = engines::diagnose(draws);
     outcome.variable_diagnostics[name] = {
         {"r_hat", d.r_hat}, {"ess_bulk", d.ess_bulk}, {"ess_tail", d.ess_tail}, {"mcse_mean", d.mcse_mean}};
-    if (d.r_hat > 1.01) {
-      outcome.warnings.push_back(fmt::format("{}: R-hat {:.3f} > 1.01: the chains have not mixed; run longer", name, d.r_hat));
+    if (!d.problem.empty()) {
+      outcome.variable_notes[name] = d.problem;
+      warn(name + ": " + d.problem);
+    }
+    if (d.r_hat > 1.01 && std::isfinite(d.r_hat)) {
+      warn(fmt::format("{}: R-hat {:.3f} > 1.01: the chains have not mixed; run longer", name, d.r_hat));
     }
     if (d.ess_bulk < 100.0 * static_cast<double>(chain_count)) {
-      outcome.warnings.push_back(fmt::format("{}: bulk ESS {:.0f} is below 100 per chain ({:.0f} for {} chains); run longer",
-                                             name, d.ess_bulk, 100.0 * static_cast<double>(chain_count), chain_count));
+      warn(fmt::format("{}: bulk ESS {:.0f} is below {:.0f} (100 per chain, {} chain{}); run longer", name, d.ess_bulk,
+                       100.0 * static_cast<double>(chain_count), chain_count, chain_count == 1 ? "" : "s"));
+    }
+  }
+  for (const auto& [index, name] : warning_owner) {
+    const auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == name; });
+    if (!group->second.empty()) {
+      outcome.warnings[index] += fmt::format(" (same draws: {})", fmt::join(group->second, ", "));
     }
   }
   if (chain_count == 1) {
@@ -169,17 +224,42 @@ EngineOutcome run_metropolis_hastings(const InferContext& context, engines::MhKe
   return outcome;
 }
 
+EngineEntry importance_sampling_entry() {
+  return {.name = "is",
+          .description = "importance sampling with the prior as proposal",
+          .options = {"--batch", "--no-whole-trace"},
+          .validate = [](const InferOptions& o, std::size_t) { importance_sampling_options(o); },
+          .run = run_importance_sampling};
+}
+
+EngineEntry metropolis_hastings_entry(std::string name, std::string description, engines::MhKernel kernel) {
+  return {.name = std::move(name),
+          .description = std::move(description),
+          .options = {"--chains", "--burn-in", "--thin", "--init"},
+          .validate = [kernel](const InferOptions& o, std::size_t n) { metropolis_hastings_options(o, kernel, n); },
+          .run = [kernel](const InferContext& c) { return run_metropolis_hastings(c, kernel); }};
+}
+
 }  // namespace
 
+// One line per engine.
 const std::vector<EngineEntry>& engine_table() {
   static const std::vector<EngineEntry> table = {
-      {"is", "importance sampling with the prior as proposal", run_importance_sampling},
-      {"lmh", "lightweight Metropolis-Hastings (single-site prior proposals), several chains",
-       [](const InferContext& c) { return run_metropolis_hastings(c, engines::MhKernel::Lightweight); }},
-      {"rmh", "random-walk Metropolis-Hastings (local kernels for Normal and Uniform sites), several chains",
-       [](const InferContext& c) { return run_metropolis_hastings(c, engines::MhKernel::RandomWalk); }},
+      importance_sampling_entry(),
+      metropolis_hastings_entry("lmh", "lightweight Metropolis-Hastings (single-site prior proposals), several chains",
+                                engines::MhKernel::Lightweight),
+      metropolis_hastings_entry(
+          "rmh", "random-walk Metropolis-Hastings (local kernels for Normal and Uniform sites), several chains",
+          engines::MhKernel::RandomWalk),
   };
   return table;
+}
+
+bool is_engine_option(const std::string& name) {
+  for (const EngineEntry& e : engine_table()) {
+    if (std::find(e.options.begin(), e.options.end(), name) != e.options.end()) return true;
+  }
+  return false;
 }
 
 }  // namespace ppx::cli

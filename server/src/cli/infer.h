@@ -18,7 +18,8 @@ struct InferOptions {
   std::vector<std::string> observe;  // NAME=VALUE specs
   std::string out;                   // result folder ("" = none)
   bool json = false;                 // print posterior.json instead of the table
-  bool quiet = false;                // no progress line
+  bool quiet = false;                // nothing on stderr but errors
+  std::vector<std::string> given;    // engine-specific options given on the command line
   // IS
   std::uint32_t batch = 64;
   bool whole_trace = true;
@@ -45,18 +46,26 @@ struct EngineOutcome {
   nlohmann::json options = nlohmann::json::object();
   nlohmann::json diagnostics = nlohmann::json::object();
   std::map<std::string, std::map<std::string, double>> variable_diagnostics;
+  std::map<std::string, std::string> variable_notes;  // why a diagnostic is missing or suspect
   std::vector<std::string> warnings;
+  std::string failure;  // non-empty: the run produced no usable posterior (exit 1, files written)
   bool chains = false;
 };
 
+// One engine. `validate` runs before any simulator starts and throws std::invalid_argument for a
+// usage error (bad option values, an unreadable --init file); `run` does the inference.
 struct EngineEntry {
   std::string name;
   std::string description;
+  std::vector<std::string> options;  // the engine-specific options it accepts ("--chains", ...)
+  std::function<void(const InferOptions&, std::size_t simulators)> validate;
   std::function<EngineOutcome(const InferContext&)> run;
 };
 
 // The engines `--engine` accepts (one entry per engine; see engines_table.cpp).
 const std::vector<EngineEntry>& engine_table();
+// True for an option some engine accepts and others may not (any entry's `options`).
+bool is_engine_option(const std::string& name);
 
 int run_infer(const InferOptions& options, const std::vector<std::string>& command_line);
 

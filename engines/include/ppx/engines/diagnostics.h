@@ -19,6 +19,16 @@
 // the chain's two halves (as Stan's stansummary does). Every function returns NaN when a draw is
 // not finite or chains have fewer than 4 draws, and R-hat is NaN when every draw is equal.
 //
+// Failed runs are never reported as good ones: diagnose() sets `problem` (a sentence) when
+//   - a chain has fewer than 4 draws, or a draw is not finite: every number is NaN;
+//   - every draw of every chain is equal (no chain ever moved it, or it is constant in the model):
+//     R-hat, ESS and MCSE are NaN (ArviZ would report ESS = the number of draws);
+//   - every chain is constant but the chains differ (stuck where they started): R-hat is +inf,
+//     ESS and MCSE are NaN;
+//   - some chains are constant and others move: the numbers are computed, the problem names the
+//     stuck chains;
+//   - R-hat is NaN for any other reason.
+//
 // Input: draws[chain][draw], every chain the same length (throws std::invalid_argument otherwise).
 // Everything here is a pure function: reentrant, no state.
 #include <cstdint>
@@ -38,6 +48,7 @@ struct VariableDiagnostics {
   double ess_bulk = 0.0;
   double ess_tail = 0.0;
   double mcse_mean = 0.0;
+  std::string problem;  // empty when the numbers can be trusted as diagnostics
 };
 
 double rank_normalized_split_rhat(const ChainDraws& draws);

@@ -16,6 +16,7 @@ struct Progress {
   double ess = 0.0;
   double elapsed_seconds = 0.0;
   std::uint64_t failures = 0;   // traces lost to simulator failures and re-run
+  double acceptance = -1.0;     // MCMC: accepted / iterations so far, burn-in included (-1: not MCMC)
 };
 
 struct EngineCallbacks {

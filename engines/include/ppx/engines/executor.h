@@ -38,8 +38,8 @@ class PriorPolicy final : public SamplePolicy {
 //   Full: every entry with its address, distribution and value (whole traces for the caller).
 //   NoObservePayloads: every entry with its address; samples keep their distribution and value,
 //     observes neither (what MCMC needs: it proposes and judges samples by address).
-//   Summary: only what WeightedTraces::add reads: entries for named samples and tags whose value
-//     is a single number (kind, name, value, log_prob, flags, `discrete`; no address, no
+//   Summary: only what WeightedTraces::add reads: entries for named samples and tags whose value has
+//     1 to kMaxElementColumns elements (kind, name, value, log_prob, flags, `discrete`; no address, no
 //     distribution), the result, the log weight terms and the counts. No addresses are built, so
 //     the policy is passed an empty address: for policies that ignore it (PriorPolicy, replay).
 enum class Recording { Full, NoObservePayloads, Summary };

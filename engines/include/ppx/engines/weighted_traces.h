@@ -3,11 +3,16 @@
 // its chain and draw), a column per named scalar (samples, tags, and the result), full traces
 // only on request. Memory grows with rows x named scalars, never with whole traces unless kept.
 //
-// Columns: every named sample or tag whose value is a single number, plus "result" when the run's
-// result is a single number. A name absent from a trace is NaN in that row; a name that repeats
-// within a trace keeps its last value (as pyprob's named variables do).
+// Columns (named CmdStan-style, see element_column_name): every named sample or tag and the
+// result; a tensor value gets one column per element, NAME.i.j (1-based, row-major), up to
+// kMaxElementColumns elements (larger values are not tabulated: see too_large()). A name that
+// repeats within a trace gets one column per instance, NAME.1, NAME.2, ... in the order of the
+// trace (once a name repeats in any trace, its earlier single-instance column becomes NAME.1).
+// A name absent from a trace is NaN in that row. With record_log_joint(), "lp__" is the log
+// joint (log prior + log likelihood) of each row, as in CmdStan.
 // Non-finite log weights (NaN, +inf) are dropped and counted; -inf is a valid zero weight.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,7 +32,27 @@ struct VariableSummary {
   bool discrete = false;
   double present = 0.0;  // posterior probability that the variable exists in a trace
   double mean = 0.0, sd = 0.0, q05 = 0.0, q50 = 0.0, q95 = 0.0;
+  // Kish ESS of the weights of the rows where the variable is present, and the Monte Carlo
+  // standard error of the mean from it, sd / sqrt(ess) (for equally weighted MCMC draws this
+  // ignores autocorrelation: MCMC reports diagnostics.h's mcse_mean instead).
+  double ess = 0.0, mcse_mean = 0.0;
   std::vector<Category> categories;  // discrete: by decreasing probability
+};
+
+// Largest tensor tabulated element by element.
+inline constexpr std::size_t kMaxElementColumns = 1024;
+
+// The column of element `flat` (row-major) of a value of `shape` named `name`: "name" for a
+// scalar, "name.3" for a vector, "name.2.1" for a matrix (1-based indices, as CmdStan).
+std::string element_column_name(std::string_view name, const std::vector<int32_t>& shape, std::size_t flat);
+
+// One value of a row read back from a results file (samples.csv): its column, the variable the
+// column belongs to ("result" for "result.2.1") and whether it is discrete (posterior.json says).
+struct ColumnValue {
+  std::string_view column;
+  std::string_view base;
+  double value;  // NaN: absent from this row
+  bool discrete = false;
 };
 
 struct TraceLengthStats {
@@ -38,6 +63,11 @@ struct TraceLengthStats {
 class WeightedTraces {
  public:
   explicit WeightedTraces(bool keep_traces = false) : keep_traces_(keep_traces) {}
+  // Adds a row from already tabulated values (tools that recompute summaries from saved runs,
+  // e.g. `ppx summary`); columns are created on first use, in the order given.
+  void add_row(double log_weight, std::uint32_t chain, std::uint64_t draw, const std::vector<ColumnValue>& values);
+  // Adds the "lp__" column (call before the first add()).
+  void record_log_joint() { log_joint_ = true; }
 
   // Adds a trace as the next row. `chain`/`draw` label MCMC rows (0 for IS).
   void add(Trace trace, std::uint32_t chain = 0, std::uint64_t draw = 0);
@@ -48,9 +78,16 @@ class WeightedTraces {
   const std::vector<std::uint32_t>& chains() const { return chains_; }
   const std::vector<std::uint64_t>& draws() const { return draws_; }
   const std::vector<std::string>& names() const { return names_; }  // first-seen order
+  // Per column (parallel to names()): the variable it belongs to ("result" for "result.2.1",
+  // "eps" for "eps.3").
+  const std::vector<std::string>& bases() const { return bases_; }
   const std::vector<double>* column(std::string_view name) const;
   bool is_discrete(std::string_view name) const;
   const std::vector<Trace>& traces() const { return traces_; }  // empty unless kept
+  // Named values with more than kMaxElementColumns elements, not tabulated, with their shape.
+  const std::map<std::string, std::vector<int32_t>, std::less<>>& too_large() const { return too_large_; }
+  // Names that repeated within some trace (columns NAME.1, NAME.2, ...).
+  const std::vector<std::string>& repeated() const { return repeated_; }
   TraceLengthStats trace_lengths() const;
 
   std::vector<double> normalized_weights() const;  // sums to 1 (all zero if no mass)
@@ -64,7 +101,15 @@ class WeightedTraces {
  private:
   // The column of `name` (tried first at `hint`), added if new with discrete() as its flag.
   template <typename Discrete>
-  std::size_t column_index(std::string_view name, std::size_t hint, Discrete discrete);
+  std::size_t column_index(std::string_view name, std::string_view base, std::size_t hint, Discrete discrete);
+  // Stores `value` of one occurrence (instance 1-based) of `name`; returns the next column hint.
+  std::size_t store(std::string_view name, std::uint32_t instance, const Tensor& value, bool discrete,
+                    std::size_t row, std::size_t hint);
+  void mark_repeated(std::string_view name);
+  bool log_joint_ = false;
+  std::vector<std::string> bases_;  // per column: the name it belongs to
+  std::vector<std::string> repeated_;
+  std::map<std::string, std::vector<int32_t>, std::less<>> too_large_;
   bool keep_traces_;
   std::uint64_t dropped_ = 0;
   std::vector<double> log_weights_;
@@ -79,5 +124,8 @@ class WeightedTraces {
 
 // Weighted quantile of values (NaN entries ignored), q in [0, 1].
 double weighted_quantile(const std::vector<double>& values, const std::vector<double>& weights, double q);
+// Several quantiles with one sort.
+std::vector<double> weighted_quantiles(const std::vector<double>& values, const std::vector<double>& weights,
+                                       const std::vector<double>& qs);
 
 }  // namespace ppx::engines

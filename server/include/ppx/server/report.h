@@ -28,18 +28,40 @@ struct InferenceReport {
   nlohmann::json diagnostics = nlohmann::json::object();  // engine-wide numbers
   // Per-variable diagnostics (e.g. "r_hat", "ess_bulk"), shown as extra summary columns.
   std::map<std::string, std::map<std::string, double>> variable_diagnostics;
+  std::map<std::string, std::string> variable_notes;  // why a variable's diagnostics are missing or suspect
   std::vector<std::string> warnings;
+  std::string failure;  // non-empty: no usable posterior (said plainly in every output)
   bool interrupted = false;
   bool chains = false;  // MCMC: samples.csv gets chain and draw columns
+  // Summaries of the posterior's columns, computed on first use (summary_of).
+  mutable std::map<std::string, engines::VariableSummary, std::less<>> summary_cache;
 };
 
-// The variables to summarise: named scalars in first-seen order, "result" last.
+// The summary of one column of the report's posterior (top 10 categories), cached.
+const engines::VariableSummary& summary_of(const InferenceReport& report, const std::string& name);
+
+// The columns to summarise, one per scalar element (CmdStan's names, engines::element_column_name:
+// "result.2.1", "eps.3"): "lp__" first, then in natural order ("state2" before "state10"), the
+// result's columns last. `ppx infer` and `ppx summary` share this, variable_json and summary_text.
 std::vector<std::string> summary_variables(const engines::WeightedTraces& posterior);
+// a < b in natural order: digit runs compare as numbers.
+bool natural_less(std::string_view a, std::string_view b);
+
+// posterior.json's entry for one column: present, mean, sd, quantiles, categories for discrete
+// ones; for importance-weighted rows (not MCMC draws) also ess and mcse_mean of the weights;
+// then `diagnostics` (overriding) and `note` when given.
+nlohmann::json variable_json(const engines::VariableSummary& summary, bool importance_weighted,
+                             const std::map<std::string, double>* diagnostics, const std::string* note);
 
 nlohmann::json posterior_json(const InferenceReport& report);
 std::string summary_text(const InferenceReport& report);
 // Writes DIR/posterior.json and DIR/samples.csv (creating DIR). Throws std::runtime_error.
+// samples.csv starts with '#' lines describing the run (ppxd version, command, engine, options,
+// seed, model name), which pandas (comment='#') and R (comment.char='#') skip.
 void write_report(const std::string& directory, const InferenceReport& report);
+// Creates DIR if needed and checks that result files can be written in it, before a run starts.
+// Throws std::invalid_argument naming the folder and the reason.
+void check_output_folder(const std::string& directory);
 
 // Writes `content` to `path` atomically: temp file in the same folder, fsync, rename.
 void write_file_atomically(const std::string& path, const std::string& content);

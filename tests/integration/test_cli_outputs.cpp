@@ -1,0 +1,104 @@
+// What `ppx infer` reports (issue 9 sections 1 and 3, samples.csv's header): every mean with its
+// MCSE, every element of tensor results, MCMC's lp__ and per-chain acceptance, natural order.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <unistd.h>
+
+#include "subprocess.h"
+#include "test_paths.h"
+
+using ppx::test::program;
+using ppx::test::run_command;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Scratch {
+  fs::path dir;
+  explicit Scratch(const std::string& name)
+      : dir(fs::temp_directory_path() / ("ppx-outputs-" + name + "-" + std::to_string(::getpid()))) {
+    fs::remove_all(dir);
+  }
+  ~Scratch() { fs::remove_all(dir); }
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The first line of samples.csv that is not a '#' comment.
+std::string csv_header(const fs::path& path) {
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("#")) return line;
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("IS: every mean has its MCSE; samples.csv describes itself and pandas reads it") {
+  Scratch s("is");
+  const auto r = run_command(program("ppx") + " infer -q --simulator '" + program("gum") +
+                             " --serve {endpoint}' --traces 4000 --seed 3 --observe obs0=8 --observe obs1=9 --out " +
+                             s.dir.string() + " 2>/dev/null");
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("mcse_mean") != std::string::npos);
+  const auto posterior = nlohmann::json::parse(slurp(s.dir / "posterior.json"));
+  const auto& mu = posterior["variables"]["mu"];
+  // Here every row has mu, so its ESS is the run's Kish ESS: MCSE = sd / sqrt(ESS).
+  const double ess = posterior["diagnostics"]["ess"];
+  CHECK(mu["mcse_mean"].get<double>() == Approx(mu["sd"].get<double>() / std::sqrt(ess)).epsilon(1e-9));
+
+  const std::string csv = slurp(s.dir / "samples.csv");
+  CHECK(csv.starts_with("# ppxd "));
+  CHECK(csv.find("# command: ") != std::string::npos);
+  CHECK(csv.find("# model: gum\n") != std::string::npos);
+  CHECK(csv.find("# seed: 3\n") != std::string::npos);
+  CHECK(csv_header(s.dir / "samples.csv") == "log_weight,mu,result");
+  const auto pandas = run_command("/usr/bin/python3 -c \"import pandas; d = pandas.read_csv('" +
+                                  (s.dir / "samples.csv").string() +
+                                  "', comment='#'); print(len(d), ','.join(d.columns))\" 2>&1");
+  CHECK(pandas.exit_code == 0);
+  CHECK(pandas.output == "4000 log_weight,mu,result\n");
+}
+
+TEST_CASE("a tensor result gets CmdStan columns result.1.1 ... in every output; variables sort naturally") {
+  Scratch s("hmm");
+  const auto r = run_command(program("ppx") + " infer -q --simulator '" + program("hmm") +
+                             " --serve {endpoint}' --traces 300 --seed 1 --observe obs0=1 --out " + s.dir.string() +
+                             " 2>/dev/null");
+  REQUIRE(r.exit_code == 0);
+  const std::string header = csv_header(s.dir / "samples.csv");
+  CHECK(header.find(",state1,state2,state3,") != std::string::npos);  // natural: state2 before state10
+  CHECK(header.find("state9,state10") != std::string::npos);
+  CHECK(header.find("result.1.1,result.1.2,result.1.3,result.2.1") != std::string::npos);
+  CHECK(header.ends_with("result.17.3"));
+  const auto posterior = nlohmann::json::parse(slurp(s.dir / "posterior.json"));
+  CHECK(posterior["variables"].contains("result.17.3"));
+  // Row t of the one-hot result is state t: their means agree (one is the indicator of the other).
+  CHECK(posterior["variables"]["state0"]["categories"].is_array());
+  // The printed table collapses the 51 result columns into one line saying where they are.
+  CHECK(r.output.find("51 columns of result in all (result.1.1 to result.17.3)") != std::string::npos);
+  CHECK(r.output.find("P(value):") != std::string::npos);
+}
+
+TEST_CASE("MCMC: lp__ column and row, per-chain acceptance (burn-in included) and a live acceptance") {
+  Scratch s("mcmc");
+  const auto r = run_command(program("ppx") + " infer --simulator '" + program("gum") +
+                             " --serve {endpoint}' --workers 2 --engine rmh --traces 400 --burn-in 100 --seed 2 "
+                             "--observe obs0=8 --observe obs1=9 --out " + s.dir.string() + " 2>&1");
+  REQUIRE(r.exit_code == 0);
+  CHECK(csv_header(s.dir / "samples.csv") == "log_weight,chain,draw,lp__,mu,result");
+  CHECK(r.output.find("acceptance (incl. burn-in)") != std::string::npos);
+  CHECK(r.output.find("iterations") != std::string::npos);
+  CHECK(r.output.find("acceptance 0.") != std::string::npos);  // the progress line
+  const auto posterior = nlohmann::json::parse(slurp(s.dir / "posterior.json"));
+  CHECK(posterior["variables"]["lp__"]["r_hat"].is_number());
+}
