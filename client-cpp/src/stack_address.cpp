@@ -1,12 +1,14 @@
-// Stack addresses: libgcc's unwinder reads return addresses, dladdr names the module, libbacktrace
-// (GCC's, from the ELF symbol table) names the symbol, and a trie over return addresses caches
-// every resolved chain.
+// Stack addresses: libunwind reads the return addresses (unw_backtrace: its fast path caches the
+// unwind rule of each address, far cheaper than libgcc's _Unwind_Backtrace per frame), dladdr names
+// the module, libbacktrace (GCC's, from the ELF symbol table) names the symbol, and a trie over
+// return addresses caches every resolved chain.
 #include "ppx/stack_address.h"
 
 #include <backtrace.h>
 #include <cxxabi.h>
 #include <dlfcn.h>
-#include <unwind.h>
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
 
 #include <cmath>
 #include <cstdio>
@@ -128,41 +130,6 @@ struct StackAddresser::Cache {
   std::size_t chains = 0;
 };
 
-namespace {
-
-struct Walk {
-  StackAddresser::Cache* cache;
-  std::size_t max_frames;
-  std::uint32_t node = 0;
-  bool in_cache = true;
-  const std::string* hit = nullptr;
-  std::vector<std::uintptr_t> return_addresses;
-};
-
-_Unwind_Reason_Code visit_frame(_Unwind_Context* context, void* data) {
-  auto& walk = *static_cast<Walk*>(data);
-  int before_instruction = 0;
-  std::uintptr_t ip = _Unwind_GetIPInfo(context, &before_instruction);
-  if (ip == 0) return _URC_END_OF_STACK;
-  if (before_instruction) ++ip;  // a signal frame: make it look like a return address
-  walk.return_addresses.push_back(ip);
-  if (walk.in_cache) {
-    const auto it = walk.cache->children.find({walk.node, ip});
-    if (it == walk.cache->children.end()) {
-      walk.in_cache = false;
-    } else {
-      walk.node = it->second;
-      if (walk.cache->nodes[walk.node].terminal) {
-        walk.hit = &walk.cache->nodes[walk.node].address;
-        return _URC_END_OF_STACK;
-      }
-    }
-  }
-  return walk.return_addresses.size() >= walk.max_frames ? _URC_END_OF_STACK : _URC_NO_REASON;
-}
-
-}  // namespace
-
 StackAddresser::StackAddresser(StackAddressOptions options)
     : options_(std::move(options)), cache_(std::make_unique<Cache>()) {
   options_.validate();
@@ -174,18 +141,21 @@ StackAddresser& StackAddresser::operator=(StackAddresser&&) noexcept = default;
 std::size_t StackAddresser::cached_chains() const { return cache_->chains; }
 
 std::string_view StackAddresser::address() {
-  thread_local std::vector<std::uintptr_t> scratch;
-  Walk walk{.cache = cache_.get(), .max_frames = options_.max_frames};
-  walk.return_addresses.swap(scratch);
-  walk.return_addresses.clear();
-  _Unwind_Backtrace(visit_frame, &walk);
-  if (walk.hit != nullptr) {
-    scratch.swap(walk.return_addresses);
-    return *walk.hit;
+  thread_local std::vector<void*> frames;
+  if (frames.size() < options_.max_frames) frames.resize(options_.max_frames);
+  const int depth = unw_backtrace(frames.data(), static_cast<int>(options_.max_frames));
+  std::vector<std::uintptr_t> chain;
+  std::uint32_t node = 0;
+  for (int i = 0; i < depth; ++i) {
+    const auto ip = reinterpret_cast<std::uintptr_t>(frames[i]);
+    const auto it = cache_->children.find({node, ip});
+    if (it == cache_->children.end()) break;
+    node = it->second;
+    if (cache_->nodes[node].terminal) return cache_->nodes[node].address;
   }
 
   // A new chain: resolve it, and remember how many of its return addresses decided the address.
-  const std::vector<std::uintptr_t>& chain = walk.return_addresses;
+  for (int i = 0; i < depth; ++i) chain.push_back(reinterpret_cast<std::uintptr_t>(frames[i]));
   std::string address;
   std::size_t kept = 0;
   std::size_t decided = chain.size();
@@ -218,7 +188,7 @@ std::string_view StackAddresser::address() {
   }
   if (address.empty()) address = "stack:?";  // nothing but ppx frames and filtered ones
 
-  std::uint32_t node = 0;
+  node = 0;
   for (std::size_t i = 0; i < decided; ++i) {
     const auto [it, inserted] = cache_->children.try_emplace({node, chain[i]}, 0);
     if (inserted) {
@@ -231,7 +201,6 @@ std::string_view StackAddresser::address() {
   leaf.terminal = true;
   leaf.address = std::move(address);
   ++cache_->chains;
-  scratch.swap(walk.return_addresses);
   return leaf.address;
 }
 
