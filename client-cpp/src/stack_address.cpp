@@ -107,8 +107,8 @@ void StackAddressOptions::validate() const {
 }
 
 // A trie over return addresses, root = the innermost frame. A node is `terminal` when the chain of
-// return addresses from the root to it decides the address (the walk stopped there); a walk that
-// reaches a terminal node stops unwinding at once.
+// return addresses from the root to it decides the address (the resolution stopped there); a
+// look-up that reaches a terminal node is done.
 struct StackAddresser::Cache {
   struct Node {
     bool terminal = false;

@@ -21,9 +21,9 @@
 // are symbol chains only: they survive rebuilds, but two draws in one function then share a base
 // address and are told apart by the engine's instance counter alone (order within the trace).
 //
-// Cost: the return addresses are read on every draw (libgcc's unwinder) and looked up in a cache
-// keyed by the return-address chain, so symbols are resolved once per distinct chain; the walk
-// stops as soon as the cached prefix decides the address. Threads: a StackAddresser is not
+// Cost: the return addresses are read on every draw (libunwind, the whole stack up to max_frames)
+// and looked up in a cache keyed by the return-address chain, so symbols are resolved once per
+// distinct chain; the look-up stops as soon as a cached prefix decides the address. Threads: a StackAddresser is not
 // thread-safe (like the generator it replaces); use one per thread. Unknown frames, unresolvable
 // symbols and failures of the symbol reader never throw: they degrade to module+offset.
 #include <cstddef>
