@@ -16,8 +16,8 @@ packages=(
   libtorch-dev libopenblas0-openmp libgloo-dev
   # the daemon: HTTP (Boost.Beast is in libboost-dev), config, result index, ArviZ-readable NetCDF
   libtomlplusplus-dev libsqlite3-dev libnetcdf-dev
-  # random-engine adapters
-  libgsl-dev libclhep-dev
+  # random-engine adapters (stack addresses: libunwind)
+  libgsl-dev libclhep-dev libunwind-dev
   # fuzzing (clang's libFuzzer)
   clang libfuzzer-14-dev
   # tests: hostile Python peers, reading results back, the web page in a real browser
