@@ -16,7 +16,7 @@
 #include <stdexcept>
 
 #include "ppx/core/npy.h"
-#include "ppx/simulators/cli.h"
+#include "ppx/simulator_cli.h"
 #include "ppx/tau_decay/channels.h"
 #include "ppx/tau_decay/manifest.h"
 #include "ppx/tau_decay/model.h"
@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
-  ppx::simulators::SimulatorCli cli("tau_decay: the tau-decay toy simulator (specs/tau-decay.md v0.1)");
+  ppx::SimulatorCli cli("tau_decay: the tau-decay toy simulator (specs/tau-decay.md v0.1)");
   CLI::App& app = cli.app();
   Options options;
   std::string rs_bound = "tight", detector = "controlled", obs_mode = "full", calo_mode = "mean";

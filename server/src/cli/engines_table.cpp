@@ -15,10 +15,15 @@
 namespace ppx::cli {
 namespace {
 
-EngineOutcome run_importance_sampling(const InferContext& context) {
+// IS, and the prior (`ppx prior`, --engine prior): every trace weight 1.
+EngineOutcome run_importance_sampling(const InferContext& context, bool prior) {
   const InferOptions& o = context.options;
-  engines::ImportanceSamplingOptions options{
-      .traces = o.traces, .seed = o.seed, .whole_trace = o.whole_trace, .batch = o.batch};
+  engines::ImportanceSamplingOptions options{.traces = o.traces,
+                                             .seed = o.seed,
+                                             .whole_trace = o.whole_trace,
+                                             .batch = o.batch,
+                                             .prior = prior,
+                                             .trace_sink = context.trace_sink};
   EngineOutcome outcome{engines::importance_sampling(context.simulators, context.observations, options, context.callbacks)};
   const engines::WeightedTraces& post = outcome.posterior;
   outcome.options = {{"traces", options.traces}, {"seed", options.seed}, {"whole_trace", options.whole_trace},
@@ -173,7 +178,10 @@ EngineOutcome run_metropolis_hastings(const InferContext& context, engines::MhKe
 
 const std::vector<EngineEntry>& engine_table() {
   static const std::vector<EngineEntry> table = {
-      {"is", "importance sampling with the prior as proposal", run_importance_sampling},
+      {"is", "importance sampling with the prior as proposal",
+       [](const InferContext& c) { return run_importance_sampling(c, false); }},
+      {"prior", "samples from the prior, every weight 1 (as `ppx prior`)",
+       [](const InferContext& c) { return run_importance_sampling(c, true); }},
       {"lmh", "lightweight Metropolis-Hastings (single-site prior proposals), several chains",
        [](const InferContext& c) { return run_metropolis_hastings(c, engines::MhKernel::Lightweight); }},
       {"rmh", "random-walk Metropolis-Hastings (local kernels for Normal and Uniform sites), several chains",

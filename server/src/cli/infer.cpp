@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ppx/server/observations.h"
+#include "toolbox.h"
 
 namespace ppx::cli {
 namespace {
@@ -78,6 +79,10 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
     std::cerr << "ppx infer: unknown engine '" << options.engine << "' (known: " << known << ")\n";
     return 2;
   }
+  if (!options.save_traces.empty() && engine->name != "is" && engine->name != "prior") {
+    std::cerr << "ppx infer: --save-traces works with --engine is or prior (not yet " << engine->name << ")\n";
+    return 2;
+  }
   engines::Observations observations;
   std::vector<server::ObservationSource> sources;
   try {
@@ -116,8 +121,20 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
         progress.log(std::string("simulator did not answer its handshake: ") + e.what());
       }
     }
+    std::optional<TraceSaver> saver;
+    if (!options.save_traces.empty()) {
+      saver.emplace(options.save_traces,
+                    nlohmann::json{{"ppxd", {{"version", server::ppxd_version()}, {"git_revision", server::ppxd_git_revision()}}},
+                                   {"command_line", command_line},
+                                   {"engine", engine->name},
+                                   {"model_name", model_name},
+                                   {"seed", options.seed},
+                                   {"observe", options.observe}});
+    }
     const auto start = std::chrono::steady_clock::now();
-    EngineOutcome outcome = engine->run(InferContext{options, simulators, observations, callbacks});
+    EngineOutcome outcome = engine->run(
+        InferContext{options, simulators, observations, callbacks, saver ? saver->sink() : nullptr});
+    if (saver) saver->finish();
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     server::InferenceReport report;

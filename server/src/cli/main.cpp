@@ -7,6 +7,7 @@
 #include <malloc.h>
 
 #include "infer.h"
+#include "toolbox.h"
 
 int main(int argc, char** argv) {
   // Traces carry tensors of hundreds of KB (a calorimeter); glibc's defaults would return them to
@@ -50,6 +51,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   infer->add_option("--reply-timeout-ms", reply_ms, "Longest wait for any one simulator reply")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  infer->add_option("--save-traces", o.save_traces, "IS: write every whole trace to FILE (docs/trace-files.md)");
+  ppx::cli::Toolbox toolbox(app);  // prior, addresses, summary, generate
 
   try {
     app.parse(argc, argv);
@@ -61,6 +64,7 @@ int main(int argc, char** argv) {
     std::cerr << "ppx: " << e.what() << " (see ppx --help)\n";
     return 2;
   }
+  if (auto code = toolbox.run_parsed(std::vector<std::string>(argv, argv + argc))) return *code;
   if (infer->parsed()) {
     if (o.pool.command.empty() && o.pool.connect.empty()) {
       std::cerr << "ppx infer: give --simulator 'COMMAND {endpoint}' or --connect ENDPOINT\n";
