@@ -56,7 +56,12 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
   }
   PriorPolicy prior;
   // Without whole traces the result keeps only named scalars and weights: record only those.
-  const Recording recording = options.keep_traces ? Recording::Full : Recording::Summary;
+  const Recording recording = options.keep_traces || options.trace_sink ? Recording::Full : Recording::Summary;
+  const auto add = [&](Trace&& trace) {
+    if (options.prior) trace.log_weight = 0.0;
+    if (options.trace_sink) options.trace_sink(trace);
+    posterior.add(std::move(trace));
+  };
 
   if (whole_trace) {
     std::vector<std::pair<std::string, Tensor>> fixed(observations.begin(), observations.end());
@@ -89,7 +94,7 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
           return traces;
         },
         .on_complete = [&](std::uint64_t, std::vector<Trace>&& traces) {
-          for (Trace& t : traces) posterior.add(std::move(t));
+          for (Trace& t : traces) add(std::move(t));
           progress.report(posterior, posterior.size() + posterior.dropped(), options.traces, failures);
         },
         .failures = &failures};
@@ -102,7 +107,7 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
           return execute(simulator, prior, observations, rng, recording);
         },
         .on_complete = [&](std::uint64_t, Trace&& trace) {
-          posterior.add(std::move(trace));
+          add(std::move(trace));
           progress.report(posterior, posterior.size() + posterior.dropped(), options.traces, failures);
         },
         .failures = &failures};

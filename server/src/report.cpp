@@ -282,8 +282,10 @@ std::string summary_text(const InferenceReport& report) {
     }
   }
   const engines::TraceLengthStats lengths = post.trace_lengths();
-  out += fmt::format("{:<28} {} (min {}, mean {:.1f}, max {})\n", "traces", post.size(), lengths.min, lengths.mean,
-                     lengths.max);
+  // Trace lengths are unknown (0) for rows read back from samples.csv (`ppx summary`).
+  out += lengths.max == 0 ? fmt::format("{:<28} {}\n", "traces", post.size())
+                          : fmt::format("{:<28} {} (min {}, mean {:.1f}, max {})\n", "traces", post.size(), lengths.min,
+                                        lengths.mean, lengths.max);
   if (post.dropped() > 0) out += fmt::format("{:<28} {}\n", "dropped (non-finite weight)", post.dropped());
   if (report.interrupted) out += "INTERRUPTED: the result covers only the traces finished before the stop\n";
   if (!report.failure.empty()) out += "FAILED: " + report.failure + "\n";

@@ -14,7 +14,7 @@
 #include <CLHEP/Random/Random.h>
 
 #include "ppx/clhep_engine.h"
-#include "ppx/simulators/cli.h"
+#include "ppx/simulator_cli.h"
 
 namespace clhep_lifetime {
 
@@ -55,7 +55,7 @@ ppx::Tensor forward_by_hand() {
 }  // namespace clhep_lifetime
 
 int main(int argc, char** argv) {
-  ppx::simulators::SimulatorCli cli("A CLHEP lifetime measurement, instrumented through ppx::ClhepEngine");
+  ppx::SimulatorCli cli("A CLHEP lifetime measurement, instrumented through ppx::ClhepEngine");
   bool by_hand = false;
   cli.app().add_flag("--by-hand", by_hand, "Run the same model written with ppx::sample");
   if (const auto code = cli.parse(argc, argv)) return *code;

@@ -12,7 +12,7 @@
 #include <gsl/gsl_linalg.h>
 
 #include "ppx/gsl_rng.h"
-#include "ppx/simulators/cli.h"
+#include "ppx/simulator_cli.h"
 #include "walk.h"
 
 namespace gsl_walk {
@@ -75,7 +75,7 @@ int print_exact(const std::vector<double>& y) {
 }  // namespace gsl_walk
 
 int main(int argc, char** argv) {
-  ppx::simulators::SimulatorCli cli("A GSL random walk with unknown drift, instrumented through ppx_gsl_rng");
+  ppx::SimulatorCli cli("A GSL random walk with unknown drift, instrumented through ppx_gsl_rng");
   bool by_hand = false;
   bool exact = false;
   std::vector<double> y;

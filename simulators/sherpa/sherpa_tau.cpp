@@ -20,7 +20,7 @@
 #include "ATOOLS/Phys/Particle.H"
 #include "SHERPA/Main/Sherpa.H"
 #include "SHERPA/Single_Events/Event_Handler.H"
-#include "ppx/simulators/cli.h"
+#include "ppx/simulator_cli.h"
 #include "ppx/tau_decay/detector.h"
 #include "ppx/tau_decay/model.h"
 #include "ppx_sherpa_rng.h"
@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--") ours = i;
   }
-  ppx::simulators::SimulatorCli cli("Sherpa e+e- -> tau+tau-, observed through the tau-decay calorimeter");
+  ppx::SimulatorCli cli("Sherpa e+e- -> tau+tau-, observed through the tau-decay calorimeter");
   sherpa_tau::Driver driver;
   int stats_events = 0;
   cli.app().add_flag("--coarse", driver.coarse, "Observe the [4,7,7] pooled calorimeter");

@@ -16,7 +16,7 @@
 #include <stdexcept>
 
 #include "ppx/core/npy.h"
-#include "ppx/simulators/cli.h"
+#include "ppx/simulator_cli.h"
 #include "ppx/tau_decay/channels.h"
 #include "ppx/tau_decay/manifest.h"
 #include "ppx/tau_decay/model.h"
@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
-  ppx::simulators::SimulatorCli cli(
+  ppx::SimulatorCli cli(
       "tau_decay: a toy tau-lepton decay simulator (38 decay channels, a 35x35x20 calorimeter).\n"
       "Observes 'calorimeter' [20,35,35] (or [4,7,7] with --obs-mode coarse) and 'met' [2];\n"
       "--manifest lists every address. The model is described in simulators/tau_decay/README.md.\n");

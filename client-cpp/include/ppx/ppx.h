@@ -3,13 +3,13 @@
 //
 //   #include <ppx/ppx.h>
 //   ppx::Tensor forward() {
-//     double mu = ppx::sample(ppx::Normal(1.0, 2.236), {.name = "mu"}).item();
-//     ppx::observe(ppx::Normal(mu, 1.414), {.name = "obs0"});
+//     double mu = ppx::sample(ppx::Normal(1.0, 2.236), "mu").item();   // or {.name = "mu", ...}
+//     ppx::observe(ppx::Normal(mu, 1.414), "obs0");
 //     return mu;
 //   }
 //   int main(int argc, char** argv) {
-//     ppx::Model model{"gum", forward};
-//     return model.serve({.endpoint = "ipc:///tmp/gum"}).ok() ? 0 : 1;  // or model.run_local(seed)
+//     const ppx::Model model{"gum", forward};
+//     return ppx::simulator_main(model, argc, argv);  // gum --serve ENDPOINT | gum --seed 3 --runs 5
 //   }
 //
 // Every call goes to the calling thread's current handler (ppx/core/handler.h): the PPX transport
@@ -20,10 +20,12 @@
 // line, function) is used, which is identical across runs, processes, ASLR and link modes. The
 // engine appends `__<Distribution>__<instance>` as pyprob does.
 //
-// The library never exits, aborts or writes to stdout. Diagnostics go to an optional LogCallback.
+// The library never exits, aborts or writes to stdout (simulator_main, a program's main, prints
+// what the program is asked for). Diagnostics go to an optional LogCallback.
 // Threads: each thread has its own handler; several models may serve on different threads.
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -64,6 +66,30 @@ void observe(const Distribution& likelihood, const Tensor& value, const ObserveO
              std::source_location where = std::source_location::current());
 void tag(const Tensor& value, const TagOptions& options = {},
          std::source_location where = std::source_location::current());
+
+// Shorthands for a site with a name only: ppx::sample(ppx::Normal(0, 1), "mu"). They keep a
+// first program free of GCC 12's -Wextra warning on designated initializers that leave members
+// out ({.name = "mu"}: "missing initializer for member"). String literals only, so that
+// sample(d, {}) stays unambiguous; other names use the options structs.
+template <std::size_t N>
+Tensor sample(const Distribution& distribution, const char (&name)[N],
+              std::source_location where = std::source_location::current()) {
+  return sample(distribution, SampleOptions{name, {}, true}, where);
+}
+template <std::size_t N>
+void observe(const Distribution& likelihood, const char (&name)[N],
+             std::source_location where = std::source_location::current()) {
+  observe(likelihood, ObserveOptions{name, {}}, where);
+}
+template <std::size_t N>
+void observe(const Distribution& likelihood, const Tensor& value, const char (&name)[N],
+             std::source_location where = std::source_location::current()) {
+  observe(likelihood, value, ObserveOptions{name, {}}, where);
+}
+template <std::size_t N>
+void tag(const Tensor& value, const char (&name)[N], std::source_location where = std::source_location::current()) {
+  tag(value, TagOptions{name, {}}, where);
+}
 
 // The automatic base address of a call site: "<file>:<line>:<function>" (file without directories).
 std::string call_site_address(const std::source_location& where);
@@ -139,6 +165,14 @@ class Model {
   std::string name_;
   ModelFunction forward_;
 };
+
+// A simulator program's whole main: the standard command line (ppx/simulator_cli.h),
+//   <sim> --serve ENDPOINT [--timeout-ms MS] [-v]   serve PPX until SIGINT/SIGTERM (or the timeout)
+//   <sim> [--seed S] [--runs N]                      run standalone, print each result on stdout
+//   int main(int argc, char** argv) { return ppx::simulator_main(model, argc, argv); }
+// Returns the exit code (0 done, 1 failure, 2 usage error); never exits or aborts. As the
+// program's main by design it prints --help and standalone results to stdout, errors to stderr.
+int simulator_main(const Model& model, int argc, char** argv);
 
 // PPX_SEED from the environment, or 0 when unset or not a number.
 std::uint64_t seed_from_environment();

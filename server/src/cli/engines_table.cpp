@@ -17,15 +17,17 @@
 namespace ppx::cli {
 namespace {
 
-engines::ImportanceSamplingOptions importance_sampling_options(const InferOptions& o) {
+// IS, and the prior (`ppx prior`, --engine prior: every trace weight 1).
+engines::ImportanceSamplingOptions importance_sampling_options(const InferOptions& o, bool prior) {
   engines::ImportanceSamplingOptions options{
-      .traces = o.traces, .seed = o.seed, .whole_trace = o.whole_trace, .batch = o.batch};
+      .traces = o.traces, .seed = o.seed, .whole_trace = o.whole_trace, .batch = o.batch, .prior = prior};
   options.validate();
   return options;
 }
 
-EngineOutcome run_importance_sampling(const InferContext& context) {
-  const engines::ImportanceSamplingOptions options = importance_sampling_options(context.options);
+EngineOutcome run_importance_sampling(const InferContext& context, bool prior) {
+  engines::ImportanceSamplingOptions options = importance_sampling_options(context.options, prior);
+  options.trace_sink = context.trace_sink;
   EngineOutcome outcome{engines::importance_sampling(context.simulators, context.observations, options, context.callbacks)};
   const engines::WeightedTraces& post = outcome.posterior;
   outcome.options = {{"traces", options.traces}, {"seed", options.seed}, {"whole_trace", options.whole_trace},
@@ -224,12 +226,12 @@ EngineOutcome run_metropolis_hastings(const InferContext& context, engines::MhKe
   return outcome;
 }
 
-EngineEntry importance_sampling_entry() {
-  return {.name = "is",
-          .description = "importance sampling with the prior as proposal",
+EngineEntry importance_sampling_entry(std::string name, std::string description, bool prior) {
+  return {.name = std::move(name),
+          .description = std::move(description),
           .options = {"--batch", "--no-whole-trace"},
-          .validate = [](const InferOptions& o, std::size_t) { importance_sampling_options(o); },
-          .run = run_importance_sampling};
+          .validate = [prior](const InferOptions& o, std::size_t) { importance_sampling_options(o, prior); },
+          .run = [prior](const InferContext& c) { return run_importance_sampling(c, prior); }};
 }
 
 EngineEntry metropolis_hastings_entry(std::string name, std::string description, engines::MhKernel kernel) {
@@ -245,7 +247,8 @@ EngineEntry metropolis_hastings_entry(std::string name, std::string description,
 // One line per engine.
 const std::vector<EngineEntry>& engine_table() {
   static const std::vector<EngineEntry> table = {
-      importance_sampling_entry(),
+      importance_sampling_entry("is", "importance sampling with the prior as proposal", false),
+      importance_sampling_entry("prior", "samples from the prior, every weight 1 (as `ppx prior`)", true),
       metropolis_hastings_entry("lmh", "lightweight Metropolis-Hastings (single-site prior proposals), several chains",
                                 engines::MhKernel::Lightweight),
       metropolis_hastings_entry(

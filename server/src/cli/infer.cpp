@@ -17,6 +17,7 @@
 
 #include "ppx/server/observations.h"
 #include "ppx/server/query_check.h"
+#include "toolbox.h"
 
 namespace ppx::cli {
 namespace {
@@ -182,6 +183,9 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
                                      engine->options.empty() ? "none" : fmt::format("{}", fmt::join(engine->options, ", "))));
     }
   }
+  if (!options.save_traces.empty() && engine->name != "is" && engine->name != "prior") {
+    return usage_error("--save-traces works with --engine is or prior (not yet " + engine->name + ")");
+  }
   engines::Observations observations;
   std::vector<server::ObservationSource> sources;
   try {
@@ -243,8 +247,20 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
       }
     }
     for (const std::string& w : query_warnings) progress.log("warning: " + w);
+    std::optional<TraceSaver> saver;
+    if (!options.save_traces.empty()) {
+      saver.emplace(options.save_traces,
+                    nlohmann::json{{"ppxd", {{"version", server::ppxd_version()}, {"git_revision", server::ppxd_git_revision()}}},
+                                   {"command_line", command_line},
+                                   {"engine", engine->name},
+                                   {"model_name", model_name},
+                                   {"seed", options.seed},
+                                   {"observe", options.observe}});
+    }
     const auto start = std::chrono::steady_clock::now();
-    EngineOutcome outcome = engine->run(InferContext{options, simulators, observations, callbacks});
+    EngineOutcome outcome = engine->run(
+        InferContext{options, simulators, observations, callbacks, saver ? saver->sink() : nullptr});
+    if (saver) saver->finish();
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     outcome.warnings.insert(outcome.warnings.begin(), query_warnings.begin(), query_warnings.end());
 

@@ -28,6 +28,8 @@ struct InferOptions {
   std::uint64_t burn_in = 0;
   std::uint64_t thin = 1;
   std::string init = "prior";
+  // --save-traces FILE: whole traces in a trace file (IS and prior)
+  std::string save_traces;
   // Pool
   server::PoolOptions pool;
 };
@@ -38,6 +40,7 @@ struct InferContext {
   engines::Simulators simulators;
   const engines::Observations& observations;
   const engines::EngineCallbacks& callbacks;
+  std::function<void(const engines::Trace&)> trace_sink;  // --save-traces (empty: none)
 };
 
 // An engine's result: the posterior plus what goes into the report.

@@ -12,6 +12,7 @@
 
 #include "arguments.h"
 #include "infer.h"
+#include "toolbox.h"
 
 namespace {
 
@@ -47,6 +48,7 @@ Action add_infer_subcommand(CLI::App& app, std::vector<std::string> command_line
   add_count(infer, "--burn-in", o->burn_in, 0, ppx::cli::kMaxTraces, "MCMC: iterations discarded per chain");
   add_count(infer, "--thin", o->thin, 1, ppx::cli::kMaxThin, "MCMC: keep every THIN-th iteration");
   infer->add_option("--init", o->init, "MCMC: initial state, 'prior' or @trace.json")->capture_default_str();
+  infer->add_option("--save-traces", o->save_traces, "IS: write every whole trace to FILE (docs/trace-files.md)");
   add_count(infer, "--handshake-timeout-ms", *handshake_ms, 1, ppx::cli::kMaxTimeoutMs,
             "Longest wait for a simulator to answer its handshake");
   add_count(infer, "--reply-timeout-ms", *reply_ms, 1, ppx::cli::kMaxTimeoutMs,
@@ -84,6 +86,7 @@ int main(int argc, char** argv) {
 
   std::vector<Action> actions;
   actions.push_back(add_infer_subcommand(app, command_line));
+  ppx::cli::Toolbox toolbox(app);  // prior, addresses, summary, generate
 
   try {
     app.parse(argc, argv);
@@ -97,6 +100,7 @@ int main(int argc, char** argv) {
     std::cerr << "ppx: " << e.what() << " (see ppx --help)\n";
     return 2;
   }
+  if (auto code = toolbox.run_parsed(command_line)) return *code;
   for (const Action& action : actions) {
     if (const int code = action(); code >= 0) return code;
   }

@@ -8,11 +8,11 @@
 #include <fmt/format.h>
 
 #include "ppx/reference/models.h"
-#include "ppx/simulators/cli.h"
+#include "ppx/simulator_cli.h"
 
 int main(int argc, char** argv) {
   const ppx::reference::ReferenceModel& model = ppx::reference::reference_model(PPX_REFERENCE_MODEL);
-  ppx::simulators::SimulatorCli cli(model.description);
+  ppx::SimulatorCli cli(model.description);
   bool exact = false;
   std::vector<std::string> observe;
   cli.app().add_flag("--exact", exact, "Print the exact posterior and exit");

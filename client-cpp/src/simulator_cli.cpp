@@ -1,9 +1,9 @@
-#include "ppx/simulators/cli.h"
+#include "ppx/simulator_cli.h"
 
-#include <cstdio>
+#include <exception>
 #include <iostream>
 
-namespace ppx::simulators {
+namespace ppx {
 
 SimulatorCli::SimulatorCli(const std::string& description) : app_(description) {
   app_.add_option("--serve", serve_endpoint_, "Serve PPX on this ZeroMQ endpoint (tcp://*:5555, ipc:///tmp/sim)");
@@ -34,19 +34,36 @@ int SimulatorCli::run(const Model& model) const {
     options.log = [this](LogLevel level, std::string_view line) {
       if (verbose_ || level >= LogLevel::Warning) std::cerr << line << '\n';
     };
-    const ServeResult result = model.serve(options);
+    const ServeResult result = model.serve(options);  // never throws
     if (!result.ok()) {
       std::cerr << model.name() << ": " << result.message << '\n';
       return 1;
     }
     return 0;
   }
-  const std::uint64_t first = seed_.value_or(seed_from_environment());
-  for (int i = 0; i < runs_; ++i) {
-    const Tensor result = model.run_local(first + static_cast<std::uint64_t>(i));
-    std::cout << result.to_string() << '\n';
+  try {
+    const std::uint64_t first = seed_.value_or(seed_from_environment());
+    for (int i = 0; i < runs_; ++i) {
+      const Tensor result = model.run_local(first + static_cast<std::uint64_t>(i));
+      std::cout << result.to_string() << '\n';
+    }
+    std::cout.flush();
+  } catch (const std::exception& e) {
+    std::cerr << model.name() << ": " << e.what() << '\n';
+    return 1;
   }
   return 0;
 }
 
-}  // namespace ppx::simulators
+int simulator_main(const Model& model, int argc, char** argv) {
+  try {
+    SimulatorCli cli(model.name() + ": a PPX simulator (serve with --serve ENDPOINT, or run standalone)");
+    if (const auto code = cli.parse(argc, argv)) return *code;
+    return cli.run(model);
+  } catch (const std::exception& e) {  // e.g. out of memory while parsing: still no abort
+    std::cerr << model.name() << ": " << e.what() << '\n';
+    return 1;
+  }
+}
+
+}  // namespace ppx
