@@ -11,6 +11,9 @@
 #include "ppx/engines/importance_sampling.h"
 #include "ppx/engines/mcmc.h"
 #include "ppx/server/observations.h"
+#ifdef PPX_HAVE_IC
+#include "train.h"
+#endif
 
 namespace ppx::cli {
 namespace {
@@ -178,6 +181,10 @@ const std::vector<EngineEntry>& engine_table() {
        [](const InferContext& c) { return run_metropolis_hastings(c, engines::MhKernel::Lightweight); }},
       {"rmh", "random-walk Metropolis-Hastings (local kernels for Normal and Uniform sites), several chains",
        [](const InferContext& c) { return run_metropolis_hastings(c, engines::MhKernel::RandomWalk); }},
+#ifdef PPX_HAVE_IC
+      {"ic", "inference compilation: importance sampling with a trained network (--network DIR) as proposal",
+       run_inference_compilation},
+#endif
   };
   return table;
 }

@@ -27,6 +27,9 @@ struct InferOptions {
   std::uint64_t burn_in = 0;
   std::uint64_t thin = 1;
   std::string init = "prior";
+  // IC (inference compilation; built with LibTorch)
+  std::string network;               // folder written by `ppx train`
+  unsigned threads = 0;              // LibTorch threads (0 = all cores)
   // Pool
   server::PoolOptions pool;
 };

@@ -7,6 +7,9 @@
 #include <malloc.h>
 
 #include "infer.h"
+#ifdef PPX_HAVE_IC
+#include "train.h"
+#endif
 
 int main(int argc, char** argv) {
   // Traces carry tensors of hundreds of KB (a calorimeter); glibc's defaults would return them to
@@ -51,6 +54,13 @@ int main(int argc, char** argv) {
   infer->add_option("--reply-timeout-ms", reply_ms, "Longest wait for any one simulator reply")
       ->check(CLI::PositiveNumber)->capture_default_str();
 
+  infer->add_option("--network", o.network, "IC: network folder written by ppx train");
+  infer->add_option("--threads", o.threads, "IC: LibTorch threads (0: all cores)")->capture_default_str();
+#ifdef PPX_HAVE_IC
+  CLI::App* train = nullptr;
+  const auto run_train = ppx::cli::add_train_command(app, train);
+#endif
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -70,5 +80,8 @@ int main(int argc, char** argv) {
     o.pool.remote.reply_timeout = std::chrono::milliseconds(reply_ms);
     return ppx::cli::run_infer(o, std::vector<std::string>(argv, argv + argc));
   }
+#ifdef PPX_HAVE_IC
+  if (train->parsed()) return run_train(std::vector<std::string>(argv, argv + argc));
+#endif
   return 2;
 }
