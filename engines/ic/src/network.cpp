@@ -296,6 +296,7 @@ TORCH_MODULE(AddressSlot);
 
 struct Address {
   std::string name;
+  std::size_t index = 0;  // creation order (deterministic ordering; pointers are not)
   DistributionKind kind;
   std::int64_t categories = 0;
   Family family;
@@ -386,6 +387,7 @@ struct ProposalNetwork::Impl {
   Address& add_address(const std::string& name, const Distribution& prior) {
     auto a = std::make_unique<Address>();
     a->name = name;
+    a->index = addresses.size();
     a->kind = prior.kind();
     a->family = family_of(prior.kind());
     a->categories = a->family == Family::Categorical ? prior.parameter(0).shape().empty() ? 1 : prior.parameter(0).shape().back() : 0;
@@ -460,7 +462,8 @@ struct ProposalNetwork::Impl {
     for (const TrainingTrace& t : batch) observed.push_back(&t.observations);
     const Tensor embeddings = embed(observed);
     // Sub-batches: traces with the same sequence of controlled addresses share one LSTM call.
-    std::map<std::vector<Address*>, std::vector<std::int64_t>> groups;
+    // Keyed by address indices (not pointers), so the order of the sums is the same in every run.
+    std::map<std::vector<std::size_t>, std::pair<std::vector<Address*>, std::vector<std::int64_t>>> groups;
     std::vector<std::vector<Address*>> sequences(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
       for (const TrainingStep& s : batch[i].steps) sequences[i].push_back(find(s.address, s.prior));
@@ -471,12 +474,21 @@ struct ProposalNetwork::Impl {
           }
         }
       }
-      groups[sequences[i]].push_back(static_cast<std::int64_t>(i));
+      std::vector<std::size_t> key;
+      for (Address* a : sequences[i]) key.push_back(a ? a->index : static_cast<std::size_t>(-1));
+      auto& group = groups[key];
+      group.first = sequences[i];
+      group.second.push_back(static_cast<std::int64_t>(i));
     }
     Tensor total = torch::zeros({});
+    struct HeadRows {
+      std::vector<Tensor> output, base, value, log_prior;
+    };
+    std::map<std::size_t, std::pair<Address*, HeadRows>> per_address;  // by address index
     const Tensor zero_value = torch::zeros({config.value_embedding_dim});
     const Tensor zero_address = torch::zeros({config.address_embedding_dim});
-    for (const auto& [sequence, members] : groups) {
+    for (const auto& [key, group] : groups) {
+      const auto& [sequence, members] = group;
       if (sequence.empty()) continue;
       ++result.sub_batches;
       const std::int64_t b = static_cast<std::int64_t>(members.size());
@@ -525,13 +537,25 @@ struct ProposalNetwork::Impl {
           result.unknown_steps += static_cast<std::uint64_t>(b);
           continue;
         }
-        const Tensor o = c->slot->head->forward(output[static_cast<std::int64_t>(t)]);
-        const Mixture mix = mixture(c->family, o, bases[t], config.mixture_components);
-        const Tensor net = mixture_log_prob(c->family, mix, bases[t], values[t]);
-        // Defensive mixture with the prior: log q = logaddexp(log(1-d) + log q_net, log d + log p).
-        const Tensor log_q = torch::logaddexp(net + std::log1p(-config.defensive), log_priors[t] + std::log(config.defensive));
-        total = total + log_q.sum();
+        auto& [owner, rows] = per_address[c->index];
+        owner = c;
+        rows.output.push_back(output[static_cast<std::int64_t>(t)]);
+        rows.base.push_back(bases[t]);
+        rows.value.push_back(values[t]);
+        rows.log_prior.push_back(log_priors[t]);
       }
+    }
+    // Each head runs once on all its rows (every sub-batch and step at that address).
+    for (auto& [index, entry] : per_address) {
+      auto& [address, rows] = entry;
+      const Tensor base = torch::cat(rows.base, 0);
+      const Tensor o = address->slot->head->forward(torch::cat(rows.output, 0));
+      const Mixture mix = mixture(address->family, o, base, config.mixture_components);
+      const Tensor net = mixture_log_prob(address->family, mix, base, torch::cat(rows.value, 0));
+      // Defensive mixture with the prior: log q = logaddexp(log(1-d) + log q_net, log d + log p).
+      const Tensor log_q = torch::logaddexp(net + std::log1p(-config.defensive),
+                                            torch::cat(rows.log_prior, 0) + std::log(config.defensive));
+      total = total + log_q.sum();
     }
     const Tensor loss = -total / static_cast<double>(std::max<std::size_t>(1, batch.size()));
     result.loss = loss.item<double>();
