@@ -13,6 +13,9 @@
 #include "ppx/engines/importance_sampling.h"
 #include "ppx/engines/mcmc.h"
 #include "ppx/server/observations.h"
+#ifdef PPX_HAVE_IC
+#include "train.h"
+#endif
 
 namespace ppx::cli {
 namespace {
@@ -254,6 +257,16 @@ const std::vector<EngineEntry>& engine_table() {
       metropolis_hastings_entry(
           "rmh", "random-walk Metropolis-Hastings (local kernels for Normal and Uniform sites), several chains",
           engines::MhKernel::RandomWalk),
+#ifdef PPX_HAVE_IC
+      {.name = "ic",
+       .description = "inference compilation: importance sampling with a trained network (--network DIR) as proposal",
+       .options = {"--network", "--threads"},
+       .validate =
+           [](const InferOptions& o, std::size_t) {
+             if (o.network.empty()) throw std::invalid_argument("--engine ic needs --network DIR (from ppx train)");
+           },
+       .run = run_inference_compilation},
+#endif
   };
   return table;
 }

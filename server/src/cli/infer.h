@@ -30,6 +30,9 @@ struct InferOptions {
   std::string init = "prior";
   // --save-traces FILE: whole traces in a trace file (IS and prior)
   std::string save_traces;
+  // IC (inference compilation; built with LibTorch)
+  std::string network;               // folder written by `ppx train`
+  unsigned threads = 0;              // LibTorch threads (0 = all cores)
   // Pool
   server::PoolOptions pool;
 };

@@ -13,6 +13,9 @@
 #include "arguments.h"
 #include "infer.h"
 #include "toolbox.h"
+#ifdef PPX_HAVE_IC
+#include "train.h"
+#endif
 
 namespace {
 
@@ -49,6 +52,8 @@ Action add_infer_subcommand(CLI::App& app, std::vector<std::string> command_line
   add_count(infer, "--thin", o->thin, 1, ppx::cli::kMaxThin, "MCMC: keep every THIN-th iteration");
   infer->add_option("--init", o->init, "MCMC: initial state, 'prior' or @trace.json")->capture_default_str();
   infer->add_option("--save-traces", o->save_traces, "IS: write every whole trace to FILE (docs/trace-files.md)");
+  infer->add_option("--network", o->network, "IC: network folder written by ppx train");
+  add_count(infer, "--threads", o->threads, 0, 4096, "IC: LibTorch threads (0: all cores)");
   add_count(infer, "--handshake-timeout-ms", *handshake_ms, 1, ppx::cli::kMaxTimeoutMs,
             "Longest wait for a simulator to answer its handshake");
   add_count(infer, "--reply-timeout-ms", *reply_ms, 1, ppx::cli::kMaxTimeoutMs,
@@ -88,6 +93,11 @@ int main(int argc, char** argv) {
   actions.push_back(add_infer_subcommand(app, command_line));
   ppx::cli::Toolbox toolbox(app);  // prior, addresses, summary, generate
 
+#ifdef PPX_HAVE_IC
+  CLI::App* train = nullptr;
+  const auto run_train = ppx::cli::add_train_command(app, train);
+#endif
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -104,5 +114,8 @@ int main(int argc, char** argv) {
   for (const Action& action : actions) {
     if (const int code = action(); code >= 0) return code;
   }
+#ifdef PPX_HAVE_IC
+  if (train->parsed()) return run_train(std::vector<std::string>(argv, argv + argc));
+#endif
   return 2;
 }
