@@ -6,6 +6,7 @@
 #include <iostream>
 #include <malloc.h>
 
+#include "client.h"
 #include "infer.h"
 
 int main(int argc, char** argv) {
@@ -51,6 +52,8 @@ int main(int argc, char** argv) {
   infer->add_option("--reply-timeout-ms", reply_ms, "Longest wait for any one simulator reply")
       ->check(CLI::PositiveNumber)->capture_default_str();
 
+  const auto run_client = ppx::cli::add_client_commands(app);  // submit|status|wait|results|cancel|list
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -61,6 +64,7 @@ int main(int argc, char** argv) {
     std::cerr << "ppx: " << e.what() << " (see ppx --help)\n";
     return 2;
   }
+  if (const auto code = run_client()) return *code;
   if (infer->parsed()) {
     if (o.pool.command.empty() && o.pool.connect.empty()) {
       std::cerr << "ppx infer: give --simulator 'COMMAND {endpoint}' or --connect ENDPOINT\n";
