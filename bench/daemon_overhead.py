@@ -4,8 +4,9 @@
     python3 bench/daemon_overhead.py [--bin build/bin] [--rounds 5]
 
 Rows, measured round-robin (one of each per round, so load bursts hit all alike):
-  small: a 200-trace IS query on gum (2 simulators): `ppx infer` (starts its simulators) vs one
-         daemon job (submit, wait on the event stream; the daemon's pool is already running)
+  small: a 200-trace IS query on gum (2 simulators): `ppx infer --out` (starts its simulators,
+         writes posterior.json + samples.csv) vs one daemon job (submit, wait on the event stream;
+         the pool is already running; writes the same files plus posterior.nc and the job index)
   large: a 200000-trace IS query: traces/s both ways
 Reported: medians, and the median of per-round ratios / differences.
 """
@@ -41,11 +42,13 @@ def daemon_job(port, traces, seed):
     return seconds
 
 
-def infer_job(binary, traces, seed):
+def infer_job(binary, traces, seed, out):
+    """The same query with `ppx infer`, writing posterior.json and samples.csv as the daemon does."""
     start = time.perf_counter()
     subprocess.run([f"{binary}/ppx", "infer", "-q", "--simulator", f"{binary}/gum --serve {{endpoint}}",
                     "--workers", "2", "--traces", str(traces), "--seed", str(seed), "--observe", "obs0=8",
-                    "--observe", "obs1=9"], check=True, stdout=subprocess.DEVNULL)
+                    "--observe", "obs1=9", "--out", out], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
@@ -74,9 +77,9 @@ def main():
             daemon_job(port, args.small, 0)  # warm-up: the pool's simulators start here
             rows = {k: [] for k in ("infer_small", "daemon_small", "infer_large", "daemon_large")}
             for r in range(args.rounds):
-                rows["infer_small"].append(infer_job(binary, args.small, r))
+                rows["infer_small"].append(infer_job(binary, args.small, r, f"{tmp}/out"))
                 rows["daemon_small"].append(daemon_job(port, args.small, r))
-                rows["infer_large"].append(infer_job(binary, args.large, r))
+                rows["infer_large"].append(infer_job(binary, args.large, r, f"{tmp}/out"))
                 rows["daemon_large"].append(daemon_job(port, args.large, r))
         finally:
             daemon.terminate()
