@@ -11,6 +11,7 @@
 #include <malloc.h>
 
 #include "arguments.h"
+#include "client.h"
 #include "infer.h"
 #include "toolbox.h"
 #ifdef PPX_HAVE_IC
@@ -98,6 +99,8 @@ int main(int argc, char** argv) {
   const auto run_train = ppx::cli::add_train_command(app, train);
 #endif
 
+  const auto run_client = ppx::cli::add_client_commands(app);  // submit|status|wait|results|cancel|list
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -110,6 +113,7 @@ int main(int argc, char** argv) {
     std::cerr << "ppx: " << e.what() << " (see ppx --help)\n";
     return 2;
   }
+  if (const auto code = run_client()) return *code;
   if (auto code = toolbox.run_parsed(command_line)) return *code;
   for (const Action& action : actions) {
     if (const int code = action(); code >= 0) return code;
