@@ -150,18 +150,33 @@ class Server {
     }
   }
 
+  // The batch stops early, answered with Reset, when its reply would exceed the message limit
+  // (the engine could not receive it: ZeroMQ drops an oversized message silently) or when a stop
+  // is requested; so a peer's count (up to 2^32 - 1) bounds neither memory nor time.
   void run_whole_traces(const proto::RunTraces& request) {
     proto::RunTracesResult reply;
+    std::uint64_t reply_bytes = 0;
     try {
       reply.traces.reserve(std::min<std::uint32_t>(request.count, 1024));  // count comes from the peer
       // One handler for the batch: the fixed values (possibly whole observations) are copied once.
       LocalHandler local({.seed = request.seed, .record = true});
       local.set_fixed_values(request.fixed);
       for (std::uint32_t i = 0; i < request.count; ++i) {
+        if (stop_requested()) {
+          reset("stopping in the middle of a RunTraces batch");
+          return;
+        }
         local.reseed(request.seed, i);
         TraceRecord record;
         record.result = model_.run(local);
         record.sites = local.take_record().sites;
+        reply_bytes += encoded_size_bound(record);
+        if (reply_bytes > options_.max_message_bytes) {
+          reset("the reply to RunTraces{count=" + std::to_string(request.count) + "} would exceed the " +
+                std::to_string(options_.max_message_bytes) + "-byte message limit after " + std::to_string(i) +
+                " traces; ask for fewer traces per request");
+          return;
+        }
         reply.traces.push_back(std::move(record));
       }
     } catch (const std::exception& e) {
@@ -173,6 +188,22 @@ class Server {
     }
     result_.traces += request.count;
     send(proto::Message(std::move(reply)));  // a converted temporary would copy every trace
+  }
+
+  // An upper bound of a record's share of an encoded RunTracesResult: payload bytes plus a
+  // generous allowance for FlatBuffers tables, vtables, offsets and alignment.
+  static std::uint64_t encoded_size_bound(const TraceRecord& record) {
+    constexpr std::uint64_t kTableOverhead = 128;
+    auto tensor_bytes = [](const Tensor& t) { return kTableOverhead + 8 * t.numel() + 4 * t.dim(); };
+    std::uint64_t bytes = kTableOverhead + tensor_bytes(record.result);
+    for (const SiteRecord& site : record.sites) {
+      bytes += kTableOverhead + site.address.size() + site.name.size();
+      if (site.value) bytes += tensor_bytes(*site.value);
+      if (site.distribution) {
+        for (const Tensor& p : site.distribution->parameters()) bytes += tensor_bytes(p);
+      }
+    }
+    return bytes;
   }
 
   // Waits for the next request of kind T inside a trace; anything else abandons the trace.
@@ -215,7 +246,23 @@ class Server {
       }
       if (ready == 0) continue;
       zmq::message_t raw;
-      if (!socket_.recv(raw, zmq::recv_flags::dontwait)) continue;
+      try {
+        if (!socket_.recv(raw, zmq::recv_flags::dontwait)) continue;
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        throw;
+      }
+      if (raw.more()) {
+        // PPX requests are single-part. A REP socket must take every part before it may answer.
+        std::size_t parts = 1;
+        for (zmq::message_t rest; raw.more(); ++parts) {
+          if (!socket_.recv(rest, zmq::recv_flags::dontwait)) break;  // parts arrive together
+          raw.swap(rest);
+        }
+        reset("multipart request (" + std::to_string(parts) + " parts); PPX messages are single-part");
+        if (in_trace) throw TraceAborted{"multipart request"};
+        continue;
+      }
       try {
         request_ = proto::decode({static_cast<const std::uint8_t*>(raw.data()), raw.size()});
         return Wait::Message;
@@ -226,9 +273,18 @@ class Server {
     }
   }
 
+  // A signal the host uses for its own ends (SIGCHLD, SIGALRM, a profiler's) may interrupt the
+  // send: nothing was queued then, so it is retried.
   void send(const proto::Message& message) {
     const auto bytes = encoder_.encode(message);
-    socket_.send(zmq::buffer(bytes.data(), bytes.size()), zmq::send_flags::none);
+    while (true) {
+      try {
+        socket_.send(zmq::buffer(bytes.data(), bytes.size()), zmq::send_flags::none);
+        return;
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw;
+      }
+    }
   }
 
   void reset(const std::string& reason) {

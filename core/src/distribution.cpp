@@ -193,8 +193,10 @@ void truncated_standard_moments(double a, double b, double& mean, double& varian
 
 // Right tail [a, b], a >= 0: Robert (1995)'s exponential proposal with the optimal rate, or a
 // uniform proposal when the interval is short (then the exponential would overshoot b often).
+// Written for every finite a (up to DBL_MAX): hypot instead of a*a, and (a - z)(a + z) as
+// (a - z) * (a/2 + z/2), so nothing overflows into an inf rate or a NaN acceptance test.
 double sample_truncated_right_tail(double a, double b, Rng& rng) {
-  const double rate = 0.5 * (a + std::sqrt(a * a + 4.0));
+  const double rate = 0.5 * a + 0.5 * std::hypot(a, 2.0);
   if (std::isinf(b) || rate * (b - a) >= 1.0) {
     for (;;) {
       const double z = a - std::log(uniform01_open(rng)) / rate;
@@ -205,7 +207,7 @@ double sample_truncated_right_tail(double a, double b, Rng& rng) {
   }
   for (;;) {  // acceptance >= exp(-(b^2 - a^2)/2) >= exp(-1.5) here
     const double z = a + (b - a) * uniform01(rng);
-    if (uniform01(rng) <= std::exp(0.5 * (a - z) * (a + z))) return z;
+    if (uniform01(rng) <= std::exp((a - z) * (0.5 * a + 0.5 * z))) return z;
   }
 }
 
@@ -320,6 +322,9 @@ double sample_beta(double a, double b, Rng& rng) {
       if (x + y > 0.0) return x / (x + y);
       double log_x = std::log(u) / a, log_y = std::log(v) / b;
       const double log_m = std::max(log_x, log_y);
+      // Both -inf (shapes near the smallest double): the draw sits at 0 or 1, at 1 with the limit
+      // probability a / (a + b).
+      if (log_m == -kInf) return uniform01(rng) * (a + b) < a ? 1.0 : 0.0;
       log_x -= log_m;
       log_y -= log_m;
       return std::exp(log_x - std::log(std::exp(log_x) + std::exp(log_y)));
@@ -411,7 +416,11 @@ namespace poisson {  // rate
 const char* check(Params p, std::size_t) { return p[0] > 0.0 ? nullptr : "rate must be > 0"; }
 double sample(Params p, std::size_t, Rng& rng) { return sample_poisson(p[0], rng); }
 bool in_support(Params, std::size_t, double x) { return is_integer(x) && x >= 0.0; }
+// Past 1e15 (rates up to DBL_MAX) x log r and lgamma(x + 1) overflow and cancel to NaN: Stirling's
+// form x log(r/x) + (x - r) - log(2 pi x)/2 - 1/(12x) keeps the large terms apart (relative error
+// below 1e-30 there).
 double log_prob(Params p, std::size_t, double x) {
+  if (x > 1e15) return x * std::log(p[0] / x) + (x - p[0]) - 0.5 * std::log(2.0 * kPi * x) - 1.0 / (12.0 * x);
   return x * std::log(p[0]) - p[0] - std::lgamma(x + 1.0);
 }
 double mean(Params p, std::size_t) { return p[0]; }
@@ -522,9 +531,16 @@ double stddev(Params p, std::size_t) {
 }  // namespace weibull
 
 namespace truncated_normal {  // mean, stddev, low, high (bounds may be infinite); support [low, high]
+// The standardised bounds (low - mean) / stddev and (high - mean) / stddev must not overflow past
+// the other side of the mean: such an interval holds no mass in double precision (nothing to draw).
 const char* check(Params p, std::size_t) {
   if (!(p[1] > 0.0)) return "stddev must be > 0";
-  return p[2] < p[3] ? nullptr : "low must be < high";
+  if (!(p[2] < p[3])) return "low must be < high";
+  const double a = (p[2] - p[0]) / p[1], b = (p[3] - p[0]) / p[1];
+  if (a == kInf || b == -kInf || std::isnan(a) || std::isnan(b)) {
+    return "the interval is too far from the mean for its stddev (standardised bounds overflow)";
+  }
+  return nullptr;
 }
 double sample(Params p, std::size_t, Rng& rng) {
   const double z = sample_truncated_standard((p[2] - p[0]) / p[1], (p[3] - p[0]) / p[1], rng);

@@ -2,10 +2,45 @@
 
 #include <chrono>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "ppx/engines/weighted_traces.h"
 
 namespace ppx::engines {
+
+namespace {
+
+// log_prob of a value that came with a simulator's message: one that does not fit (its shape does
+// not broadcast) breaks the model's contract, the simulator's failure rather than the run's.
+double contract_log_prob(const Distribution& d, const Tensor& value, std::string_view kind, std::string_view name) {
+  try {
+    return d.log_prob(value);
+  } catch (const std::invalid_argument& e) {
+    throw SimulatorFailure(std::string(kind) + " '" + std::string(name) + "': " + e.what());
+  }
+}
+
+std::string shape_string(const std::vector<int32_t>& shape) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? "," : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+// A sample value the simulator drew itself (whole-trace runs) must be a value of its distribution:
+// its shape, no NaN, inside the support.
+void check_drawn_value(const Distribution& d, const Tensor& value, std::string_view name) {
+  const std::vector<int32_t> expected = d.value_shape();
+  if (value.shape() != expected) {
+    throw SimulatorFailure("sample '" + std::string(name) + "': value of shape " + shape_string(value.shape()) + " for " +
+                           std::string(d.name()) + " (expected " + shape_string(expected) + ")");
+  }
+  if (!d.in_support(value)) {
+    throw SimulatorFailure("sample '" + std::string(name) + "': value outside the support of its " + std::string(d.name()));
+  }
+}
+
+}  // namespace
 
 Choice PriorPolicy::choose(const SampleSite& site, const std::string&, Rng& rng) {
   return Choice{.value = site.distribution.sample(rng)};
@@ -41,7 +76,7 @@ Tensor TraceRecorder::on_sample(const SampleSite& site) {
       clamped != observations_.end()) {
     // A sample whose name is observed is clamped and scored as an observation (as pyprob does).
     value = clamped->second;
-    log_prob = prior.log_prob(value);
+    log_prob = contract_log_prob(prior, value, "sample", site.name);
     observed = true;
     trace_.log_likelihood += log_prob;
   } else {
@@ -77,7 +112,7 @@ void TraceRecorder::on_observe(const ObserveSite& site) {
   }
   double log_prob = 0.0;
   if (value != nullptr) {
-    log_prob = likelihood.log_prob(*value);
+    log_prob = contract_log_prob(likelihood, *value, "observe", site.name);
     trace_.log_likelihood += log_prob;
   } else {
     ++trace_.unconditioned_observes;
@@ -151,6 +186,7 @@ Trace score_record(const TraceRecord& record, const Observations& observations, 
     switch (site.kind) {
       case SiteKind::Sample: {
         if (!site.distribution || !site.value) throw SimulatorFailure("recorded sample without distribution or value");
+        check_drawn_value(*site.distribution, *site.value, site.name);
         replay.next = &*site.value;
         // Uncontrolled samples were drawn from the prior too: replay them as controlled so the
         // recorded value is used, then restore the flag.

@@ -1,6 +1,9 @@
 #include "ppx/engines/importance_sampling.h"
 
 #include <chrono>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <stdexcept>
 
 #include "ppx/engines/executor.h"
@@ -46,13 +49,32 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
 
   // Whole-trace runs when every simulator that answers offers them; one that cannot answer now
   // is left to the work pool's failure handling (and falls back to lock-step if it lacks them).
+  // The probes run concurrently (each may start a process and wait for its handshake), so a pool
+  // of 1,000 simulators starts in about the time of one.
   bool whole_trace = options.whole_trace;
-  for (Simulator* s : simulators) {
-    try {
-      whole_trace = whole_trace && s->supports_unsteered();
-    } catch (const SimulatorFailure& e) {
-      if (callbacks.log) callbacks.log(std::string("capability probe failed: ") + e.what());
+  if (whole_trace) {
+    std::mutex mutex;
+    std::exception_ptr error;
+    std::vector<std::thread> probes;
+    probes.reserve(simulators.size());
+    for (Simulator* s : simulators) {
+      probes.emplace_back([&, s] {
+        try {
+          const bool offers = s->supports_unsteered();
+          std::lock_guard lock(mutex);
+          whole_trace = whole_trace && offers;
+        } catch (const SimulatorFailure& e) {
+          std::lock_guard lock(mutex);
+          if (callbacks.log) callbacks.log(std::string("capability probe failed: ") + e.what());
+        } catch (const Interrupted&) {  // the work pool sees the interrupt and stops at once
+        } catch (...) {
+          std::lock_guard lock(mutex);
+          if (!error) error = std::current_exception();
+        }
+      });
     }
+    for (std::thread& t : probes) t.join();
+    if (error) std::rethrow_exception(error);
   }
   PriorPolicy prior;
   // Without whole traces the result keeps only named scalars and weights: record only those.

@@ -457,7 +457,12 @@ Message decode(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) 
 
 struct Encoder::Impl {
   flatbuffers::FlatBufferBuilder builder{1024};
+  std::size_t last_size = 0;
 };
+
+// A builder keeps its largest buffer: after one message of a 400 MB tensor it would hold 400 MB
+// for the rest of the connection. Past this size it is replaced at the next encode.
+constexpr std::size_t kKeepBuilderBytes = std::size_t{64} << 20;
 
 Encoder::Encoder() : impl_(std::make_unique<Impl>()) {}
 Encoder::~Encoder() = default;
@@ -465,9 +470,11 @@ Encoder::Encoder(Encoder&&) noexcept = default;
 Encoder& Encoder::operator=(Encoder&&) noexcept = default;
 
 std::span<const std::uint8_t> Encoder::encode(const Message& message) {
+  if (impl_->last_size > kKeepBuilderBytes) impl_->builder = flatbuffers::FlatBufferBuilder(1024);
   auto& fbb = impl_->builder;
   fbb.Clear();  // keeps the allocation
   detail::build(fbb, message);
+  impl_->last_size = fbb.GetSize();
   return {fbb.GetBufferPointer(), fbb.GetSize()};
 }
 

@@ -47,6 +47,10 @@ void Process::terminate(std::chrono::milliseconds grace) {
   if (!wait_for_exit(grace)) kill();
 }
 
+void Process::request_termination() {
+  if (!reaped_) ::kill(-pid_, SIGTERM);
+}
+
 void Process::kill() {
   ::kill(-pid_, SIGKILL);  // the whole group, even if the leader was already reaped
   if (!alive()) return;

@@ -14,9 +14,10 @@ using engines::SimulatorFailure;
 using Clock = std::chrono::steady_clock;
 
 void RemoteOptions::validate() const {
-  if (handshake_timeout.count() <= 0 || reply_timeout.count() <= 0) {
+  if (handshake_timeout.count() <= 0 || reply_timeout.count() <= 0 || max_batch_timeout.count() <= 0) {
     throw std::invalid_argument("simulator timeouts must be positive");
   }
+  if (max_trace_time.count() < 0) throw std::invalid_argument("the per-trace time limit must not be negative");
 }
 
 struct RemoteSimulator::Impl {
@@ -47,17 +48,24 @@ struct RemoteSimulator::Impl {
 
   void send(const proto::Message& message) {
     const auto bytes = encoder.encode(message);
-    if (!socket->send(zmq::buffer(bytes.data(), bytes.size()), zmq::send_flags::dontwait)) {
-      fail("could not send " + std::string(proto::kind_name(message)));
+    try {
+      if (!socket->send(zmq::buffer(bytes.data(), bytes.size()), zmq::send_flags::dontwait)) {
+        fail("could not send " + std::string(proto::kind_name(message)));
+      }
+    } catch (const zmq::error_t& e) {
+      fail("could not send " + std::string(proto::kind_name(message)) + ": " + e.what());
     }
   }
 
   // Waits up to `timeout` for one reply; anything but a decodable message is a failure.
-  proto::Message receive(std::chrono::milliseconds timeout, std::string_view expecting) {
+  // `on_timeout`, if given, is the failure reported when the deadline passes.
+  proto::Message receive(std::chrono::milliseconds timeout, std::string_view expecting,
+                         std::string_view on_timeout = {}) {
     const auto deadline = Clock::now() + timeout;
     while (true) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0) {
+        if (!on_timeout.empty()) fail(std::string(on_timeout));
         fail("no " + std::string(expecting) + " within " + std::to_string(timeout.count()) + " ms");
       }
       zmq::pollitem_t item{socket->handle(), 0, ZMQ_POLLIN, 0};
@@ -68,12 +76,21 @@ struct RemoteSimulator::Impl {
         if (e.num() == EINTR) continue;
         fail(std::string("poll failed: ") + e.what());
       }
+      if (options.interrupted && options.interrupted()) {
+        socket.reset();  // the reply may still come: this REQ socket is out of step
+        throw engines::Interrupted(endpoint + ": interrupted while waiting for " + std::string(expecting));
+      }
       if (ready == 0) {
         if (options.peer_alive && !options.peer_alive()) fail("the simulator process died");
         continue;
       }
       zmq::message_t raw;
-      if (!socket->recv(raw, zmq::recv_flags::dontwait)) continue;
+      try {
+        if (!socket->recv(raw, zmq::recv_flags::dontwait)) continue;
+        if (raw.more()) fail("sent a multipart message; PPX messages are single-part");
+      } catch (const zmq::error_t& e) {
+        fail(std::string("receive failed: ") + e.what());
+      }
       try {
         proto::Message message = proto::decode({static_cast<const std::uint8_t*>(raw.data()), raw.size()},
                                                {.max_bytes = options.max_message_bytes});
@@ -97,29 +114,54 @@ struct RemoteSimulator::Impl {
     ensure_connected();
     send(proto::Run{});
     try {
-      while (true) {
-        proto::Message message = receive(options.reply_timeout, "request");
-        if (auto* sample = std::get_if<proto::Sample>(&message)) {
-          Tensor value = handler.on_sample(
-              SampleSite{sample->address, sample->name, sample->distribution, sample->control});
-          send(proto::SampleResult{std::move(value)});
-        } else if (auto* observe = std::get_if<proto::Observe>(&message)) {
-          handler.on_observe(ObserveSite{observe->address, observe->name,
-                                         observe->distribution ? &*observe->distribution : nullptr,
-                                         observe->value ? &*observe->value : nullptr});
-          send(proto::ObserveResult{});
-        } else if (auto* tag = std::get_if<proto::Tag>(&message)) {
-          handler.on_tag(TagSite{tag->address, tag->name, tag->value});
-          send(proto::TagResult{});
-        } else if (auto* result = std::get_if<proto::RunResult>(&message)) {
-          return std::move(result->result);
-        } else {
-          fail("unexpected " + std::string(proto::kind_name(message)) + " during a trace");
-        }
-      }
-    } catch (...) {
+      return run_requests(handler);
+    } catch (const SimulatorFailure& e) {
       socket.reset();  // failed mid-trace (here or in the handler): the REQ/REP lock-step is out of step
+      const std::string what = e.what();
+      if (what.rfind(endpoint + ": ", 0) == 0) throw;
+      throw SimulatorFailure(endpoint + ": " + what);  // the handler found the simulator's message at fault
+    } catch (...) {
+      socket.reset();
       throw;
+    }
+  }
+
+  // Answers the simulator's requests of one lock-step trace until its RunResult.
+  Tensor run_requests(Handler& handler) {
+    const auto trace_deadline = Clock::now() + options.max_trace_time;
+    for (std::uint64_t entries = 0;; ++entries) {
+      if (options.max_trace_entries > 0 && entries > options.max_trace_entries) {
+        fail("the trace exceeded the limit of " + std::to_string(options.max_trace_entries) + " entries");
+      }
+      auto wait = options.reply_timeout;
+      std::string over_time;
+      if (options.max_trace_time.count() > 0) {
+        over_time = "the trace exceeded the limit of " + std::to_string(options.max_trace_time.count()) + " ms";
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(trace_deadline - Clock::now());
+        if (left.count() <= 0) fail(over_time);
+        if (left >= wait) over_time.clear();  // the reply deadline comes first
+        wait = std::min(wait, left);
+      }
+      proto::Message message = receive(wait, "request", over_time);
+      if (auto* sample = std::get_if<proto::Sample>(&message)) {
+        Tensor value = handler.on_sample(
+            SampleSite{sample->address, sample->name, sample->distribution, sample->control});
+        message = proto::Run{};  // frees the request's tensors before the reply is encoded
+        send(proto::SampleResult{std::move(value)});
+      } else if (auto* observe = std::get_if<proto::Observe>(&message)) {
+        handler.on_observe(ObserveSite{observe->address, observe->name,
+                                       observe->distribution ? &*observe->distribution : nullptr,
+                                       observe->value ? &*observe->value : nullptr});
+        message = proto::Run{};
+        send(proto::ObserveResult{});
+      } else if (auto* tag = std::get_if<proto::Tag>(&message)) {
+        handler.on_tag(TagSite{tag->address, tag->name, tag->value});
+        send(proto::TagResult{});
+      } else if (auto* result = std::get_if<proto::RunResult>(&message)) {
+        return std::move(result->result);
+      } else {
+        fail("unexpected " + std::string(proto::kind_name(message)) + " during a trace");
+      }
     }
   }
 };
@@ -151,11 +193,24 @@ std::vector<TraceRecord> RemoteSimulator::run_unsteered(const engines::Unsteered
   impl_->ensure_connected();
   if (!impl_->whole_trace) throw std::logic_error(impl_->endpoint + " does not offer whole-trace runs");
   impl_->send(proto::RunTraces{request.count, request.seed, request.fixed});
-  // A batch of K traces legitimately takes longer than one reply: allow one reply timeout per 8.
-  const auto timeout = impl_->options.reply_timeout * std::max<std::uint32_t>(1, (request.count + 7) / 8);
+  // A batch of K traces legitimately takes longer than one reply: allow one reply timeout per 8,
+  // up to max_batch_timeout (a huge K must not mean waiting forever on a lost reply).
+  const auto per_eight = static_cast<std::chrono::milliseconds::rep>((std::uint64_t{request.count} + 7) / 8);
+  const auto scaled = impl_->options.reply_timeout * std::max<std::chrono::milliseconds::rep>(1, per_eight);
+  auto timeout = std::max(impl_->options.reply_timeout, std::min(scaled, impl_->options.max_batch_timeout));
+  if (impl_->options.max_trace_time.count() > 0) {
+    timeout = std::min(timeout, impl_->options.max_trace_time * static_cast<std::chrono::milliseconds::rep>(request.count));
+  }
   proto::Message reply = impl_->receive(timeout, "RunTracesResult");
   auto* result = std::get_if<proto::RunTracesResult>(&reply);
   if (result == nullptr) impl_->fail("expected RunTracesResult, got " + std::string(proto::kind_name(reply)));
+  if (impl_->options.max_trace_entries > 0) {
+    for (const TraceRecord& record : result->traces) {
+      if (record.sites.size() > impl_->options.max_trace_entries) {
+        impl_->fail("a trace exceeded the limit of " + std::to_string(impl_->options.max_trace_entries) + " entries");
+      }
+    }
+  }
   return std::move(result->traces);
 }
 

@@ -1,6 +1,8 @@
 // The serve loop over a real ipc:// socket, driven by a minimal protocol peer.
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <random>
+#include <thread>
 
 #include "ppl_peer.h"
 #include "ppx/ppx.h"
@@ -104,6 +106,14 @@ TEST_CASE("bad input gets a Reset and the loop keeps serving") {
     peer.send_bytes(handshake.data(), 0);
     as<proto::Reset>(*peer.receive());
   }
+  SECTION("a multipart request (issue 8, item 7: the loop used to exit 1)") {
+    const auto handshake = proto::encode(proto::Handshake{"x"});
+    peer.send_parts({handshake, handshake, {1, 2, 3}});
+    CHECK(as<proto::Reset>(*peer.receive()).reason.find("multipart") != std::string::npos);
+    as<proto::Sample>(peer.request(proto::Run{}));
+    peer.send_parts({proto::encode(proto::SampleResult{1.0}), {}});  // mid-trace: the trace is abandoned
+    CHECK(as<proto::Reset>(*peer.receive()).reason.find("multipart") != std::string::npos);
+  }
   SECTION("a message out of order at the top level") {
     CHECK(as<proto::Reset>(peer.request(proto::SampleResult{1.0})).reason.find("unexpected SampleResult") !=
           std::string::npos);
@@ -167,4 +177,35 @@ TEST_CASE("serving reports a bind failure instead of throwing") {
   const ppx::ServeResult result = model.serve(options);
   CHECK(result.status == ppx::ServeResult::Status::Error);
   CHECK(result.message.find("cannot serve") != std::string::npos);
+}
+
+// Issue 8, item 3: a peer's RunTraces count (up to 2^32 - 1) bounds neither the shim's memory nor
+// its time. The batch stops with a clear Reset once its reply would exceed the message limit, and a
+// stop request ends a batch in the middle. Before the fix both cases ran ~4 billion traces (the
+// test's TIMEOUT fails them).
+TEST_CASE("a huge RunTraces count stops at the byte budget with a Reset, and serving goes on") {
+  const ppx::Model model("gum", gum);
+  BackgroundServer server(model, unique_ipc_endpoint("budget"), {}, std::uint64_t{1} << 20);
+  PplPeer peer(server.endpoint());
+  const auto reset = as<proto::Reset>(peer.request(proto::RunTraces{.count = 4294967295u, .seed = 1}));
+  CHECK(reset.reason.find("1048576-byte message limit") != std::string::npos);
+  CHECK(reset.reason.find("ask for fewer") != std::string::npos);
+  // Batches within the budget are served as before.
+  CHECK(as<proto::RunTracesResult>(peer.request(proto::RunTraces{.count = 100, .seed = 1})).traces.size() == 100);
+}
+
+TEST_CASE("a stop request ends serving in the middle of a RunTraces batch") {
+  std::atomic<std::uint64_t> traces{0};
+  const ppx::Model model("slow", [&traces] {
+    ++traces;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return gum();
+  });
+  BackgroundServer server(model, unique_ipc_endpoint("stopbatch"));
+  PplPeer peer(server.endpoint());
+  peer.send(proto::RunTraces{.count = 4294967295u, .seed = 1});
+  while (traces.load() < 20) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // inside the batch
+  server.stop();  // returns only once the loop ended
+  CHECK(traces.load() < 4294967295u);
+  CHECK(server.log().find("stopping in the middle of a RunTraces batch") != std::string::npos);
 }

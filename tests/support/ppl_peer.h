@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 #include <unistd.h>
 #include <zmq.hpp>
 
@@ -27,6 +28,12 @@ class PplPeer {
     socket_.connect(endpoint);
   }
   void send_bytes(const void* data, std::size_t size) { socket_.send(zmq::buffer(data, size), zmq::send_flags::none); }
+  // Several frames as one ZeroMQ message (PPX messages are single-part: hostile input).
+  void send_parts(const std::vector<std::vector<std::uint8_t>>& parts) {
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      socket_.send(zmq::buffer(parts[i]), i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+  }
   void send(const protocol::Message& message) {
     const auto bytes = protocol::encode(message);
     send_bytes(bytes.data(), bytes.size());
@@ -54,9 +61,11 @@ class PplPeer {
 // Serves `model` on a background thread for the lifetime of this object.
 class BackgroundServer {
  public:
-  BackgroundServer(const Model& model, std::string endpoint, std::chrono::milliseconds timeout = {})
+  BackgroundServer(const Model& model, std::string endpoint, std::chrono::milliseconds timeout = {},
+                   std::uint64_t max_message_bytes = std::uint64_t{1} << 30)
       : endpoint_(std::move(endpoint)) {
     ServeOptions options;
+    options.max_message_bytes = max_message_bytes;
     options.endpoint = endpoint_;
     options.handle_signals = false;
     options.stop = &stop_;

@@ -216,7 +216,10 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
   try {
     server::PoolOptions pool_options = options.pool;
     pool_options.log = [&](const std::string& line) { progress.log(line); };
+    // SIGINT/SIGTERM cut every wait on a simulator short (start-up, handshake, any reply).
+    pool_options.remote.interrupted = [] { return g_interrupted.load(); };
     server::SimulatorPool pool(pool_options);
+    pool.start(pool_options.remote.interrupted);  // all at once: start-up takes as long as the slowest
     const std::vector<engines::Simulator*> simulators = pool.simulators();
     engines::EngineCallbacks callbacks{
         .progress = [&](const engines::Progress& p) { progress.update(p); },
@@ -244,6 +247,8 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
         break;
       } catch (const engines::SimulatorFailure& e) {
         progress.log(std::string("simulator failed before the run: ") + e.what());
+      } catch (const engines::Interrupted&) {
+        break;  // the engine sees the interrupt too and returns an empty, interrupted result
       }
     }
     for (const std::string& w : query_warnings) progress.log("warning: " + w);

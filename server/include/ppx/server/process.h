@@ -23,6 +23,7 @@ class Process {
   // SIGTERM to the group, then SIGKILL after `grace`; reaps. Idempotent.
   void terminate(std::chrono::milliseconds grace = std::chrono::milliseconds(500));
   void kill();  // SIGKILL to the group now; reaps
+  void request_termination();  // SIGTERM to the group; returns at once
 
  private:
   bool wait_for_exit(std::chrono::milliseconds timeout);

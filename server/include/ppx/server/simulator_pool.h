@@ -24,8 +24,12 @@ struct PoolOptions {
   std::vector<std::string> connect;   // existing endpoints (without command)
   RemoteOptions remote;
   std::function<void(const std::string&)> log;  // one line per event (start, failure, restart)
-  void validate() const;              // throws std::invalid_argument
+  void validate() const;              // throws std::invalid_argument (endpoints checked too)
 };
+
+// Throws std::invalid_argument naming `endpoint` unless it is tcp://HOST:PORT (port 1..65535) or
+// ipc://PATH with PATH within the system's socket path limit (107 bytes on Linux).
+void check_endpoint(const std::string& endpoint);
 
 class SimulatorPool {
  public:
@@ -33,6 +37,11 @@ class SimulatorPool {
   ~SimulatorPool();
   SimulatorPool(const SimulatorPool&) = delete;
   SimulatorPool& operator=(const SimulatorPool&) = delete;
+
+  // Starts every spawned process not yet running (without waiting for handshakes), so that they
+  // start up side by side; stops early when `interrupted` returns true. Optional: slots also start
+  // their process on first use.
+  void start(const std::function<bool()>& interrupted = {});
 
   std::size_t size() const;
   std::vector<engines::Simulator*> simulators();

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -51,12 +52,15 @@ WorkPoolStats run_work_pool(Simulators simulators, const WorkPoolSpec<Result>& s
 
   auto worker = [&](std::size_t slot) {
     Simulator& simulator = *simulators[slot];
+    const std::string description = simulator.description();
+    const std::string name = description.empty() ? "simulator " + std::to_string(slot) : description;
     std::uint32_t consecutive_failures = 0;
     std::unique_lock<std::mutex> lock(mutex);
     while (auto item = take(lock)) {
       lock.unlock();
       std::optional<Result> result;
       bool failed = false;
+      bool interrupted = false;
       std::string failure;
       std::exception_ptr fatal;
       try {
@@ -69,28 +73,37 @@ WorkPoolStats run_work_pool(Simulators simulators, const WorkPoolSpec<Result>& s
           break;
         }
         result.emplace(spec.run(simulator, *item));
+      } catch (const Interrupted&) {
+        interrupted = true;
       } catch (const SimulatorFailure& e) {
         failed = true;
         failure = e.what();
+        simulator.reset_after_failure();
       } catch (...) {
         fatal = std::current_exception();
       }
       lock.lock();
       --in_flight;
+      if (interrupted) {  // a wait cut short by the interrupt: the item goes back, nobody failed
+        stats.interrupted = true;
+        retries.push_back(*item);
+        retry_available.notify_all();
+        break;
+      }
       if (fatal) {
         if (!error) error = fatal;
       } else if (failed) {
         ++stats.failures;
         if (spec.failures != nullptr) ++*spec.failures;
         retries.push_back(*item);
-        log("simulator " + std::to_string(slot) + " failed on item " + std::to_string(*item) + " (re-queued): " +
+        log(name + " failed on item " + std::to_string(*item) + " (re-queued): " +
             failure);
         if (++consecutive_failures >= spec.max_consecutive_failures) {
-          log("simulator " + std::to_string(slot) + " retired after " + std::to_string(consecutive_failures) +
+          log(name + " retired after " + std::to_string(consecutive_failures) +
               " consecutive failures");
           ++stats.retired;
           if (--active == 0 && !error) {
-            error = std::make_exception_ptr(EngineError("every simulator failed repeatedly; last failure: " + failure));
+            error = std::make_exception_ptr(EngineError("every simulator failed repeatedly; last failure, " + name + ": " + failure));
           }
           retry_available.notify_all();
           break;
