@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
       std::printf("%-10s %10s %14.1f %14.2f\n", name, "all", all, all / one);
     }
 
+    if (!quick) {  // --quick (CI) skips the tau rows: a 3D-CNN step alone takes seconds here
     std::printf("\n(b) training on tau-decay (full [20,35,35] calorimeter, LSTM 256, batch 16), in-process\n");
     std::printf("%-26s %14s %14s\n", "calorimeter embedding", "traces/s", "vs cnn3d");
     {
@@ -103,11 +104,13 @@ int main(int argc, char** argv) {
       std::printf("%-26s %14.2f %14s\n", "cnn3d (reference CNN)", rates[0], "1.00");
       std::printf("%-26s %14.2f %14.2f\n", "pooled", rates[1], rates[1] / rates[0]);
     }
+    }
 
     std::printf("\n(c) IC inference over PPX, 2 simulator processes, LSTM 512 (gum) / 256 (tau)\n");
     std::printf("%-10s %-28s %12s %12s %12s\n", "model", "network steps", "traces/s", "steps/call", "vs batch 1");
     for (const char* name : {"gum", "tau_decay"}) {
       const bool tau = std::string(name) == "tau_decay";
+      if (tau && quick) continue;
       ppx::server::PoolOptions pool_options;
       pool_options.command = (program_dir() / name).string() + " --serve {endpoint}";
       pool_options.workers = 2;
