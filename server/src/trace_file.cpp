@@ -38,15 +38,6 @@ double to_number(const json& j, const std::string& what) {
   throw std::invalid_argument(what + " is not a number");
 }
 
-const char* kind_name(SiteKind kind) {
-  switch (kind) {
-    case SiteKind::Sample: return "sample";
-    case SiteKind::Observe: return "observe";
-    case SiteKind::Tag: return "tag";
-  }
-  return "?";
-}
-
 SiteKind parse_kind(const std::string& name) {
   if (name == "sample") return SiteKind::Sample;
   if (name == "observe") return SiteKind::Observe;
@@ -126,7 +117,7 @@ void TraceFileWriter::write(const engines::Trace& trace, std::uint32_t chain, st
   std::vector<double> data;
   json entries = json::array();
   for (const engines::TraceEntry& e : trace.entries) {
-    json j = {{"kind", kind_name(e.kind)}, {"address", e.address}, {"name", e.name},
+    json j = {{"kind", site_kind_name(e.kind)}, {"address", e.address}, {"name", e.name},
               {"log_prob", number(e.log_prob)}, {"control", e.control}, {"observed", e.observed}};
     if (e.distribution) {
       json parameters = json::array();

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "subprocess.h"
+#include "scratch.h"
 #include "test_paths.h"
 
 using ppx::test::program;
@@ -16,18 +17,9 @@ namespace {
 
 std::string gum_command() { return "'" + program("gum") + " --serve {endpoint}'"; }
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("ppx-cli-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  return dir;
-}
+fs::path fresh_dir(const std::string& name) { return ppx::test::fresh_dir("cli-" + name); }
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using ppx::test::slurp;
 
 }  // namespace
 

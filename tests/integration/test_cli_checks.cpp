@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "subprocess.h"
+#include "scratch.h"
 #include "test_paths.h"
 
 using ppx::test::program;
@@ -20,23 +21,9 @@ namespace {
 std::string gum() { return "'" + program("gum") + " --serve {endpoint}'"; }
 
 // A private folder (also the TMPDIR of the runs that need one), removed at the end.
-struct Scratch {
-  fs::path dir;
-  explicit Scratch(const std::string& name)
-      : dir(fs::temp_directory_path() / ("ppx-checks-" + name + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~Scratch() { fs::remove_all(dir); }
-  fs::path operator/(const std::string& name) const { return dir / name; }
-};
+using ppx::test::Scratch;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using ppx::test::slurp;
 
 void write(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
 
@@ -160,7 +147,7 @@ TEST_CASE("--connect to nothing fails at once, naming the endpoint (issue 9 sect
   check_cases({
       {"--connect ipc://" + (s / "nothing").string(), 1, "no socket at"},
       {"--connect tcp://127.0.0.1:1", 1, "connection refused"},
-      {"--connect foo", 2, "--connect 'foo' is not tcp://HOST:PORT or ipc://PATH"},
+      {"--connect foo", 2, "bad endpoint 'foo': expected tcp://HOST:PORT or ipc://PATH"},
   });
   // Far below one handshake deadline (30 s): nothing waited for an answer.
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "subprocess.h"
+#include "scratch.h"
 #include "test_paths.h"
 
 using ppx::test::program;
@@ -16,21 +17,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Scratch {
-  fs::path dir;
-  explicit Scratch(const std::string& name)
-      : dir(fs::temp_directory_path() / ("ppx-outputs-" + name + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(dir);
-  }
-  ~Scratch() { fs::remove_all(dir); }
-};
+using ppx::test::Scratch;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using ppx::test::slurp;
 
 // The first line of samples.csv that is not a '#' comment.
 std::string csv_header(const fs::path& path) {

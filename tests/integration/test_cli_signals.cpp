@@ -13,6 +13,7 @@
 
 #include "child_process.h"
 #include "subprocess.h"
+#include "scratch.h"
 #include "test_paths.h"
 
 using ppx::test::ChildProcess;
@@ -21,19 +22,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("ppx-signals-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path fresh_dir(const std::string& name) { return ppx::test::fresh_dir("signals-" + name); }
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using ppx::test::slurp;
 
 std::size_t lines_in(const fs::path& path) {
   std::ifstream in(path);

@@ -8,6 +8,7 @@
 
 #include "http_client.h"
 #include "subprocess.h"
+#include "scratch.h"
 #include "test_paths.h"
 
 using nlohmann::json;
@@ -18,12 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("ppxd-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path fresh_dir(const std::string& name) { return ppx::test::fresh_dir("ppxd-test-" + name); }
 
 // A config for gum with `workers` simulators; `extra` goes into [server].
 fs::path write_config(const fs::path& dir, int workers, const std::string& extra = "", const std::string& limits = "") {

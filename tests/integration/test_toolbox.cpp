@@ -10,6 +10,7 @@
 #include "ppx/core/npy.h"
 #include "ppx/server/trace_file.h"
 #include "subprocess.h"
+#include "scratch.h"
 #include "test_paths.h"
 
 using nlohmann::json;
@@ -21,11 +22,7 @@ namespace {
 
 std::string simulator(const std::string& name) { return "'" + program(name) + " --serve {endpoint}'"; }
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("ppx-toolbox-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  return dir;
-}
+fs::path fresh_dir(const std::string& name) { return ppx::test::fresh_dir("toolbox-" + name); }
 
 json run_json(const std::string& args) {
   const auto r = run_command(program("ppx") + " " + args + " 2>/dev/null");

@@ -20,6 +20,7 @@
 #include "ppx/engines/mcmc.h"
 #include "ppx/server/simulator_pool.h"
 #include "reference_fixtures.h"
+#include "child_process.h"
 #include "subprocess.h"
 #include "test_paths.h"
 
@@ -33,19 +34,7 @@ struct ChaosCounts {
   std::uint64_t total() const { return kills + stops + swaps; }
 };
 
-std::vector<pid_t> simulator_pids() {
-  std::vector<pid_t> out;
-  const std::string list =
-      test::run_command("pgrep -P " + std::to_string(::getpid()) + " -f faulty_simulator || true").output;
-  for (std::size_t at = 0; at < list.size();) {
-    const std::size_t end = list.find('\n', at);
-    const std::string line = list.substr(at, end - at);
-    if (!line.empty()) out.push_back(static_cast<pid_t>(std::stol(line)));
-    if (end == std::string::npos) break;
-    at = end + 1;
-  }
-  return out;
-}
+std::vector<pid_t> simulator_pids() { return test::pgrep("-P " + std::to_string(::getpid()) + " -f faulty_simulator"); }
 
 // Injects faults until `done`, every 30-150 ms (seeded).
 void chaos(const fs::path& swap_dir, std::uint64_t seed, const std::atomic<bool>& done, ChaosCounts& counts) {

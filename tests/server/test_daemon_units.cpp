@@ -11,6 +11,7 @@
 #include "http/routes.h"
 #include "jobs/job_state.h"
 #include "jobs/model_pool.h"
+#include "jobs/query.h"
 #include "service.h"
 
 using namespace ppx::daemon;
@@ -148,6 +149,39 @@ TEST_CASE("service API: submit, status, list, cancel; a failed query says why") 
   CHECK(s.list(JobState::Failed).size() == 1);
   CHECK(s.list(JobState::Finished).empty());
   CHECK(s.metrics().find("ppxd_jobs{state=\"failed\"} 1") != std::string::npos);
+}
+
+TEST_CASE("queries: engine options are checked against the engine, as by ppx infer; networks are names") {
+  const fs::path root = fs::temp_directory_path() / ("ppxd-query-" + std::to_string(::getpid()));
+  fs::create_directories(root / "networks" / "gum-net");
+  QueryRules rules{.models = {"gum"},
+                   .max_traces = 1000000,
+                   .upload_path = [&](const std::string& id) { return root / "uploads" / id; },
+                   .network_path = [&](const std::string& name) { return root / "networks" / name; }};
+  const auto error_of = [&](const json& query) {
+    try {
+      parse_query(query, rules);
+    } catch (const ServiceError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(error_of({{"model", "gum"}, {"engine", "is"}, {"chains", 2}}).find("'chains' does not apply to engine 'is'") !=
+        std::string::npos);
+  CHECK(error_of({{"model", "gum"}, {"engine", "rmh"}, {"batch", 8}}).find("'batch' does not apply") != std::string::npos);
+  CHECK(error_of({{"model", "gum"}, {"engine", "is"}, {"network", "gum-net"}}).find("does not apply") != std::string::npos);
+  CHECK(error_of({{"model", "gum"}, {"engine", "rmh"}, {"chains", 2}, {"burn_in", 10}}).empty());
+  if (find_engine("ic") != nullptr) {  // built with LibTorch
+    CHECK(error_of({{"model", "gum"}, {"engine", "ic"}}).find("needs --network") != std::string::npos);
+    CHECK(error_of({{"model", "gum"}, {"engine", "ic"}, {"network", "../etc"}}).find("must be the name") !=
+          std::string::npos);
+    CHECK(error_of({{"model", "gum"}, {"engine", "ic"}, {"network", "absent"}}).find("no network 'absent'") !=
+          std::string::npos);
+    const Query q = parse_query({{"model", "gum"}, {"engine", "ic"}, {"network", "gum-net"}, {"threads", 1}}, rules);
+    CHECK(q.options.network == (root / "networks" / "gum-net").string());
+    CHECK(q.options.threads == 1);
+  }
+  fs::remove_all(root);
 }
 
 TEST_CASE("the job index survives the service: a new one reads what the old one wrote") {

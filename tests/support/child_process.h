@@ -14,6 +14,20 @@
 
 namespace ppx::test {
 
+// The pids pgrep prints for `args` (e.g. "-P 1234"); none when nothing matches.
+inline std::vector<pid_t> pgrep(const std::string& args) {
+  std::vector<pid_t> out;
+  const std::string list = run_command("pgrep " + args + " || true").output;
+  for (std::size_t at = 0; at < list.size();) {
+    const std::size_t end = list.find('\n', at);
+    const std::string line = list.substr(at, end - at);
+    if (!line.empty()) out.push_back(static_cast<pid_t>(std::stol(line)));
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  return out;
+}
+
 class ChildProcess {
  public:
   // Runs `command` under /bin/sh (exec'd, so pid() is the program itself); output to `log`.
@@ -52,19 +66,7 @@ class ChildProcess {
     return exit_code_;
   }
   // pids of its direct children (the simulators ppx started).
-  std::vector<pid_t> children() const {
-    std::vector<pid_t> out;
-    const std::string list = run_command("pgrep -P " + std::to_string(pid_) + " || true").output;
-    std::size_t at = 0;
-    while (at < list.size()) {
-      const std::size_t end = list.find('\n', at);
-      const std::string line = list.substr(at, end - at);
-      if (!line.empty()) out.push_back(static_cast<pid_t>(std::stol(line)));
-      if (end == std::string::npos) break;
-      at = end + 1;
-    }
-    return out;
-  }
+  std::vector<pid_t> children() const { return pgrep("-P " + std::to_string(pid_)); }
 
  private:
   pid_t pid_ = -1;

@@ -19,15 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-const char* kind_name(SiteKind kind) {
-  switch (kind) {
-    case SiteKind::Sample: return "sample";
-    case SiteKind::Observe: return "observe";
-    case SiteKind::Tag: return "tag";
-  }
-  return "?";
-}
-
 // "<base>__<suffix>__<instance>" without "__<instance>".
 std::string address_key(const std::string& address) {
   const auto cut = address.rfind("__");
@@ -106,7 +97,7 @@ json dictionary_json(const Dictionary& d, const std::string& model_name, const A
   json addresses = json::array();
   for (const AddressStats* s : d.ordered()) {
     addresses.push_back({{"address", s->key},
-                         {"kind", kind_name(s->kind)},
+                         {"kind", site_kind_name(s->kind)},
                          {"distribution", s->distribution},
                          {"names", s->names},
                          {"controlled", s->kind == SiteKind::Sample ? json(s->controlled && !s->uncontrolled) : json(nullptr)},

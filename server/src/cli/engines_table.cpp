@@ -159,64 +159,11 @@ EngineOutcome run_metropolis_hastings(const InferContext& context, engines::MhKe
                          {"site_not_reached", not_reached},
                          {"iterations_re_run_after_failures", failures}};
 
-  // Per column: rank-normalised split R-hat, bulk and tail ESS, MCSE of the mean, and what is
-  // wrong when something is (diagnostics.h). A column identical to an earlier one (truth/channel
-  // next to channel) shares its warnings instead of repeating them.
   const std::size_t chain_count = stats.chains.size();
-  std::vector<std::pair<std::string, std::vector<std::string>>> groups;  // first name -> duplicates
-  for (const std::string& name : server::summary_variables(post)) {
-    const std::vector<double>& column = *post.column(name);
-    auto same = std::find_if(groups.begin(), groups.end(), [&](const auto& g) {
-      const std::vector<double>& other = *post.column(g.first);
-      return std::equal(column.begin(), column.end(), other.begin(), other.end(),
-                        [](double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); });
-    });
-    if (same != groups.end()) {
-      same->second.push_back(name);
-    } else {
-      groups.push_back({name, {}});
-    }
-  }
-  std::vector<std::pair<std::size_t, std::string>> warning_owner;  // warning index -> group's first name
-  for (const std::string& name : server::summary_variables(post)) {
-    const engines::ChainDraws draws = engines::chain_draws(post, name);
-    bool some_missing = false, some_present = false;
-    for (const auto& chain : draws) {
-      for (double v : chain) (std::isnan(v) ? some_missing : some_present) = true;
-    }
-    const auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == name; });
-    const bool leader = group != groups.end();
-    const auto warn = [&](std::string text) {
-      if (!leader) return;
-      warning_owner.emplace_back(outcome.warnings.size(), name);
-      outcome.warnings.push_back(std::move(text));
-    };
-    if (some_missing && some_present) {
-      outcome.variable_notes[name] = "absent from some draws: R-hat and ESS are not defined";
-      warn(name + " is absent from some draws: its R-hat and ESS are not defined");
-      continue;
-    }
-    const engines::VariableDiagnostics d = engines::diagnose(draws);
-    outcome.variable_diagnostics[name] = {
-        {"r_hat", d.r_hat}, {"ess_bulk", d.ess_bulk}, {"ess_tail", d.ess_tail}, {"mcse_mean", d.mcse_mean}};
-    if (!d.problem.empty()) {
-      outcome.variable_notes[name] = d.problem;
-      warn(name + ": " + d.problem);
-    }
-    if (d.r_hat > 1.01 && std::isfinite(d.r_hat)) {
-      warn(fmt::format("{}: R-hat {:.3f} > 1.01: the chains have not mixed; run longer", name, d.r_hat));
-    }
-    if (d.ess_bulk < 100.0 * static_cast<double>(chain_count)) {
-      warn(fmt::format("{}: bulk ESS {:.0f} is below {:.0f} (100 per chain, {} chain{}); run longer", name, d.ess_bulk,
-                       100.0 * static_cast<double>(chain_count), chain_count, chain_count == 1 ? "" : "s"));
-    }
-  }
-  for (const auto& [index, name] : warning_owner) {
-    const auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == name; });
-    if (!group->second.empty()) {
-      outcome.warnings[index] += fmt::format(" (same draws: {})", fmt::join(group->second, ", "));
-    }
-  }
+  server::ChainDiagnostics d = server::diagnose_chains(post, chain_count);
+  outcome.variable_diagnostics = std::move(d.variable_diagnostics);
+  outcome.variable_notes = std::move(d.variable_notes);
+  outcome.warnings.insert(outcome.warnings.end(), d.warnings.begin(), d.warnings.end());
   if (chain_count == 1) {
     outcome.warnings.push_back("one chain: R-hat only compares its two halves; run several chains (--chains K)");
   }

@@ -80,19 +80,6 @@ class ProgressLine {
 // Prior traces run to check the query against the model (query_check.h).
 constexpr std::uint64_t kQueryCheckTraces = 5;
 
-// tcp://HOST:PORT or ipc://PATH; throws std::invalid_argument naming the endpoint.
-void check_endpoint_syntax(const std::string& endpoint) {
-  if (endpoint.starts_with("ipc://") && endpoint.size() > 6) return;
-  if (endpoint.starts_with("tcp://")) {
-    const auto colon = endpoint.rfind(':');
-    const std::string port = colon > 6 ? endpoint.substr(colon + 1) : std::string();
-    if (colon > 6 && !port.empty() && port.find_first_not_of("0123456789") == std::string::npos && port.size() <= 5) {
-      return;
-    }
-  }
-  throw std::invalid_argument("--connect '" + endpoint + "' is not tcp://HOST:PORT or ipc://PATH");
-}
-
 // Why nothing can answer at `endpoint` right now (empty when something may): an ipc:// path that
 // is not a socket, a host that does not resolve, a refused tcp connection (within 2 s).
 std::string endpoint_unreachable(const std::string& endpoint) {
@@ -194,7 +181,6 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
     const std::size_t simulators = options.pool.command.empty() ? options.pool.connect.size() : options.pool.workers;
     engine->validate(options, simulators);
     if (!options.out.empty()) server::check_output_folder(options.out);
-    for (const std::string& endpoint : options.pool.connect) check_endpoint_syntax(endpoint);
   } catch (const std::invalid_argument& e) {
     return usage_error(e.what());
   }

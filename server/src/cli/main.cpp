@@ -9,6 +9,7 @@
 #include <functional>
 #include <iostream>
 #include <malloc.h>
+#include <optional>
 
 #include "arguments.h"
 #include "client.h"
@@ -20,7 +21,8 @@
 
 namespace {
 
-using Action = std::function<int()>;
+// A subcommand's action: its exit code when it was the one chosen, nothing otherwise.
+using Action = std::function<std::optional<int>()>;
 
 Action add_infer_subcommand(CLI::App& app, std::vector<std::string> command_line) {
   auto o = std::make_shared<ppx::cli::InferOptions>();
@@ -60,8 +62,8 @@ Action add_infer_subcommand(CLI::App& app, std::vector<std::string> command_line
   add_count(infer, "--reply-timeout-ms", *reply_ms, 1, ppx::cli::kMaxTimeoutMs,
             "Longest wait for any one simulator reply");
 
-  return [=]() -> int {
-    if (!infer->parsed()) return -1;
+  return [=]() -> std::optional<int> {
+    if (!infer->parsed()) return std::nullopt;
     if (o->pool.command.empty() && o->pool.connect.empty()) {
       std::cerr << "ppx infer: give --simulator 'COMMAND {endpoint}' or --connect ENDPOINT\n";
       return 2;
@@ -93,13 +95,16 @@ int main(int argc, char** argv) {
   std::vector<Action> actions;
   actions.push_back(add_infer_subcommand(app, command_line));
   ppx::cli::Toolbox toolbox(app);  // prior, addresses, summary, generate
-
+  actions.push_back([&] { return toolbox.run_parsed(command_line); });
+  actions.push_back(ppx::cli::add_client_commands(app));  // submit|status|wait|results|cancel|list
 #ifdef PPX_HAVE_IC
   CLI::App* train = nullptr;
   const auto run_train = ppx::cli::add_train_command(app, train);
+  actions.push_back([&]() -> std::optional<int> {
+    if (!train->parsed()) return std::nullopt;
+    return run_train(command_line);
+  });
 #endif
-
-  const auto run_client = ppx::cli::add_client_commands(app);  // submit|status|wait|results|cancel|list
 
   try {
     app.parse(argc, argv);
@@ -113,13 +118,8 @@ int main(int argc, char** argv) {
     std::cerr << "ppx: " << e.what() << " (see ppx --help)\n";
     return 2;
   }
-  if (const auto code = run_client()) return *code;
-  if (auto code = toolbox.run_parsed(command_line)) return *code;
   for (const Action& action : actions) {
-    if (const int code = action(); code >= 0) return code;
+    if (const std::optional<int> code = action()) return *code;
   }
-#ifdef PPX_HAVE_IC
-  if (train->parsed()) return run_train(std::vector<std::string>(argv, argv + argc));
-#endif
   return 2;
 }

@@ -248,25 +248,6 @@ void check_mergeable(const std::vector<Run>& runs) {
   }
 }
 
-// MCMC diagnostics of every variable (ArviZ's, engines/diagnostics.h) and the warnings `ppx
-// infer` gives for them. TODO(merge): use the shared per-variable rules of report.cpp once they
-// live there (branch trust), instead of these two.
-void diagnose_chains(const engines::WeightedTraces& post, std::size_t chains, server::InferenceReport& report) {
-  for (const std::string& name : server::summary_variables(post)) {
-    const engines::VariableDiagnostics d = engines::diagnose(engines::chain_draws(post, name));
-    report.variable_diagnostics[name] = {
-        {"r_hat", d.r_hat}, {"ess_bulk", d.ess_bulk}, {"ess_tail", d.ess_tail}, {"mcse_mean", d.mcse_mean}};
-    if (!(d.r_hat <= 1.01)) {
-      report.warnings.push_back(std::isnan(d.r_hat)
-                                    ? name + ": R-hat cannot be computed (constant or absent in some draws)"
-                                    : fmt::format("{}: R-hat {:.3f} > 1.01: the chains have not mixed", name, d.r_hat));
-    }
-    if (d.ess_bulk < 100.0 * static_cast<double>(chains)) {
-      report.warnings.push_back(fmt::format("{}: bulk ESS {:.0f} is below 100 per chain ({} chains)", name, d.ess_bulk, chains));
-    }
-  }
-}
-
 bool accepted_weight(double log_weight) { return !std::isnan(log_weight) && log_weight != INFINITY; }
 
 }  // namespace
@@ -348,7 +329,10 @@ int run_summary(const SummaryOptions& options, const std::vector<std::string>& c
       if (chains) {
         report.chains = true;
         report.diagnostics["chains"] = next_chain;
-        diagnose_chains(merged, next_chain, report);
+        server::ChainDiagnostics d = server::diagnose_chains(merged, next_chain);
+        report.variable_diagnostics = std::move(d.variable_diagnostics);
+        report.variable_notes = std::move(d.variable_notes);
+        report.warnings.insert(report.warnings.end(), d.warnings.begin(), d.warnings.end());
       } else {
         report.diagnostics["ess"] = merged.ess();
         report.diagnostics["log_evidence"] = merged.log_evidence();

@@ -258,6 +258,7 @@ InferenceService::InferenceService(const DaemonConfig& config, std::function<voi
   }
   d.rules.max_traces = config.limits.traces;
   d.rules.upload_path = [&d](const std::string& id) { return d.store.upload_path(id); };
+  d.rules.network_path = [&d](const std::string& name) { return d.store.network_path(name); };
 
   // What the store remembers: running jobs were cut short by a crash.
   for (json record : d.store.load()) {

@@ -14,6 +14,16 @@ namespace ppx {
 
 enum class SiteKind : std::uint8_t { Sample = 0, Observe = 1, Tag = 2 };
 
+// "sample", "observe", "tag": how trace files and tables name a kind.
+constexpr const char* site_kind_name(SiteKind kind) {
+  switch (kind) {
+    case SiteKind::Sample: return "sample";
+    case SiteKind::Observe: return "observe";
+    case SiteKind::Tag: return "tag";
+  }
+  return "?";
+}
+
 struct SiteRecord {
   SiteKind kind = SiteKind::Sample;
   std::string address;                       // base address as sent by the simulator

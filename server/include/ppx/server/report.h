@@ -53,6 +53,18 @@ bool natural_less(std::string_view a, std::string_view b);
 nlohmann::json variable_json(const engines::VariableSummary& summary, bool importance_weighted,
                              const std::map<std::string, double>* diagnostics, const std::string* note);
 
+// MCMC diagnostics of every column of `posterior` (rows labelled with chain and draw), with the
+// warnings `ppx infer` and `ppx summary` print: per column rank-normalised split R-hat, bulk and
+// tail ESS, MCSE of the mean, a note when they cannot be trusted (engines/diagnostics.h lists the
+// rules), and warnings for R-hat > 1.01 and bulk ESS below 100 per chain. A column identical to an
+// earlier one (truth/channel next to channel) shares its warnings instead of repeating them.
+struct ChainDiagnostics {
+  std::map<std::string, std::map<std::string, double>> variable_diagnostics;
+  std::map<std::string, std::string> variable_notes;
+  std::vector<std::string> warnings;
+};
+ChainDiagnostics diagnose_chains(const engines::WeightedTraces& posterior, std::size_t chains);
+
 nlohmann::json posterior_json(const InferenceReport& report);
 std::string summary_text(const InferenceReport& report);
 // Writes DIR/posterior.json and DIR/samples.csv (creating DIR). Throws std::runtime_error.

@@ -36,8 +36,12 @@ const cli::EngineEntry* find_engine(const std::string& name) {
 
 Query parse_query(const json& query, const QueryRules& rules) {
   if (!query.is_object()) bad("the query must be a JSON object");
-  static const std::vector<std::string> known = {"model", "engine", "traces", "seed", "observations",
-                                                 "batch", "whole_trace", "chains", "burn_in", "thin"};
+  static const std::vector<std::string> known = {"model", "engine", "traces", "seed", "observations", "batch",
+                                                 "whole_trace", "chains", "burn_in", "thin", "network", "threads"};
+  // Engine options: the query field and the `ppx infer` option the engine table lists.
+  static const std::vector<std::pair<std::string, std::string>> engine_fields = {
+      {"batch", "--batch"}, {"whole_trace", "--no-whole-trace"}, {"chains", "--chains"}, {"burn_in", "--burn-in"},
+      {"thin", "--thin"},   {"network", "--network"},            {"threads", "--threads"}};
   for (const auto& [key, value] : query.items()) {
     if (std::find(known.begin(), known.end(), key) == known.end()) {
       std::string list;
@@ -58,10 +62,16 @@ Query parse_query(const json& query, const QueryRules& rules) {
     if (!query["engine"].is_string()) bad("'engine' must be a string");
     o.engine = query["engine"];
   }
-  if (find_engine(o.engine) == nullptr) {
+  const cli::EngineEntry* engine = find_engine(o.engine);
+  if (engine == nullptr) {
     std::string list;
     for (const auto& e : cli::engine_table()) list += (list.empty() ? "" : ", ") + e.name;
     bad("unknown engine '" + o.engine + "' (known: " + list + ")");
+  }
+  for (const auto& [field, option] : engine_fields) {
+    if (query.contains(field) && std::find(engine->options.begin(), engine->options.end(), option) == engine->options.end()) {
+      bad("'" + field + "' does not apply to engine '" + engine->name + "'");
+    }
   }
   o.traces = unsigned_field(query, "traces", o.traces, 1, rules.max_traces);
   o.seed = unsigned_field(query, "seed", o.seed, 0, UINT64_MAX);
@@ -72,6 +82,24 @@ Query parse_query(const json& query, const QueryRules& rules) {
   if (query.contains("whole_trace")) {
     if (!query["whole_trace"].is_boolean()) bad("'whole_trace' must be true or false");
     o.whole_trace = query["whole_trace"];
+  }
+  o.threads = static_cast<unsigned>(unsigned_field(query, "threads", o.threads, 0, 4096));
+  if (query.contains("network")) {
+    const json& n = query["network"];
+    // A name, never a path: the daemon reads only networks put under its own data folder.
+    if (!n.is_string() || n.get<std::string>().empty() || n.get<std::string>().front() == '.' ||
+        n.get<std::string>().find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != std::string::npos) {
+      bad("'network' must be the name of a folder under the daemon's data_dir/networks (letters, digits, . _ -)");
+    }
+    const std::filesystem::path path = rules.network_path(n.get<std::string>());
+    if (!std::filesystem::is_directory(path)) bad("no network '" + n.get<std::string>() + "' in data_dir/networks");
+    o.network = path.string();
+  }
+  try {
+    engine->validate(o, 1);  // the same checks as `ppx infer` (the pool's size is not needed for them)
+  } catch (const std::invalid_argument& e) {
+    bad(e.what());
   }
   o.quiet = true;
 

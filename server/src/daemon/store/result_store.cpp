@@ -50,6 +50,7 @@ ResultStore::ResultStore(const fs::path& data_dir) : impl_(std::make_unique<Impl
   impl_->root = data_dir;
   fs::create_directories(data_dir / "jobs");
   fs::create_directories(data_dir / "uploads");
+  fs::create_directories(data_dir / "networks");
   const std::string index = (data_dir / "index.sqlite").string();
   if (sqlite3_open(index.c_str(), &impl_->db) != SQLITE_OK) {
     const std::string message = impl_->db != nullptr ? sqlite3_errmsg(impl_->db) : "out of memory";
@@ -68,6 +69,7 @@ ResultStore::~ResultStore() { sqlite3_close(impl_->db); }
 
 fs::path ResultStore::job_dir(const std::string& id) const { return impl_->root / "jobs" / id; }
 fs::path ResultStore::upload_path(const std::string& id) const { return impl_->root / "uploads" / (id + ".npy"); }
+fs::path ResultStore::network_path(const std::string& name) const { return impl_->root / "networks" / name; }
 
 void ResultStore::save(const nlohmann::json& job) {
   const std::string id = job.at("id");
