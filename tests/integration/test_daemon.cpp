@@ -19,6 +19,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Lines of a samples.csv that are '#' comments (its self-describing header).
+long comment_lines(const std::string& csv) {
+  long n = 0;
+  for (std::size_t at = 0; at < csv.size() && csv[at] == '#'; ++n) {
+    at = csv.find('\n', at);
+    if (at == std::string::npos) return n + 1;
+    ++at;
+  }
+  return n;
+}
+
 fs::path fresh_dir(const std::string& name) { return ppx::test::fresh_dir("ppxd-test-" + name); }
 
 // A config for gum with `workers` simulators; `extra` goes into [server].
@@ -105,7 +116,8 @@ TEST_CASE("ppxd answers a query, serves its results in three formats, and lists 
 
   const auto csv = http(d.port(), "GET", "/v1/queries/" + done["id"].get<std::string>() + "/results?format=csv");
   REQUIRE(csv.status == 200);
-  CHECK(std::count(csv.body.begin(), csv.body.end(), '\n') == 20001);  // header + one row per trace
+  CHECK(csv.body.starts_with("# ppxd "));  // the self-describing header, as ppx infer writes it
+  CHECK(std::count(csv.body.begin(), csv.body.end(), '\n') - comment_lines(csv.body) == 20001);  // columns + rows
 
   // Same seed, same query, same posterior (reproducible through the daemon as through ppx infer).
   const json again = wait_final(d.port(), submit(d.port(), kGumQuery)["id"]);
@@ -346,7 +358,7 @@ TEST_CASE("ppx submit|status|wait|results|cancel|list drive the daemon") {
   CHECK(json::parse(st.output)["state"] == "finished");
   const auto csv = ppx::test::run_command(ppx + " results " + id + daemon + " --format csv");
   CHECK(csv.exit_code == 0);
-  CHECK(csv.output.rfind("log_weight,mu,result\n", 0) == 0);
+  CHECK(csv.output.find("\nlog_weight,mu,result\n") != std::string::npos);  // after the '#' header
   const auto posterior = ppx::test::run_command(ppx + " results " + id + daemon);
   check_gum_posterior(json::parse(posterior.output));
   CHECK(json::parse(posterior.output)["query"]["observations"]["obs1"]["value"]["data"][0] == 9.0);

@@ -35,7 +35,8 @@ json run_json(const std::string& args) {
 std::vector<std::pair<double, double>> read_rows(const fs::path& csv) {
   std::ifstream in(csv);
   std::string line;
-  std::getline(in, line);
+  while (std::getline(in, line) && line.starts_with("#")) {
+  }  // the self-describing '#' header
   REQUIRE(line == "log_weight,mu,result");
   std::vector<std::pair<double, double>> rows;
   while (std::getline(in, line)) {
