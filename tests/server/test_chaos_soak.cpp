@@ -114,6 +114,16 @@ TEST_CASE("chaos soak: kills, stops and garbage peers change nothing in IS and M
   {
     server::SimulatorPool pool(options);
     pool.start();
+    // One kill before the run starts: every mode then has a restart to show, however fast the
+    // machine finishes the run (the seeded controller's faults land by timing).
+    std::vector<pid_t> started;
+    for (int i = 0; i < 500 && started.size() < options.workers; ++i) {
+      started = simulator_pids();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(!started.empty());
+    REQUIRE(::kill(started.front(), SIGKILL) == 0);
+    ++counts.kills;
     std::atomic<bool> done{false};
     std::thread controller(chaos, swap_dir, env_number("PPX_SOAK_SEED", 8) + mode.size(), std::cref(done),
                            std::ref(counts));
