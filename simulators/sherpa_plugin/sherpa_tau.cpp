@@ -5,7 +5,7 @@
 // generator outside any trace.
 //   sherpa_tau [--serve ENDPOINT | --seed S --runs N | --stats N] [--coarse] -- SHERPA-ARGUMENTS
 // Sherpa's arguments (run card, settings) follow "--"; the run card must load and select the
-// plugin (SHERPA_LDADD: [PpxSherpaRng], EXTERNAL_RNG: PpxRng), as simulators/sherpa/Sherpa.yaml
+// plugin (SHERPA_LDADD: [PpxSherpaRng], EXTERNAL_RNG: PpxRng), as simulators/sherpa_plugin/Sherpa.yaml
 // does. --stats N runs N events standalone and prints draws per trace, distinct addresses per
 // trace and events/s. The result of a trace is the number of charged visible particles.
 #include <algorithm>
