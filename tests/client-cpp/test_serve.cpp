@@ -6,7 +6,6 @@
 
 #include "ppl_peer.h"
 #include "ppx/ppx.h"
-#include "tagged_gum.h"
 
 namespace proto = ppx::protocol;
 using ppx::test::BackgroundServer;
@@ -15,7 +14,13 @@ using ppx::test::unique_ipc_endpoint;
 
 namespace {
 
-using ppx::test::tagged_gum;
+ppx::Tensor gum() {
+  const ppx::Tensor mu = ppx::sample(ppx::Normal(1.0, 2.2360679774997898), {.name = "mu"});
+  ppx::observe(ppx::Normal(mu, 1.4142135623730951), {.name = "obs0"});
+  ppx::observe(ppx::Normal(mu, 1.4142135623730951), {.name = "obs1"});
+  ppx::tag(mu, {.name = "mu_tag"});
+  return mu;
+}
 
 ppx::Tensor throwing_model() { throw std::runtime_error("simulated physics failure"); }
 
@@ -29,7 +34,7 @@ T as(const proto::Message& m) {
 }  // namespace
 
 TEST_CASE("handshake answers the model name, protocol version and capabilities") {
-  const ppx::Model model("gum", tagged_gum);
+  const ppx::Model model("gum", gum);
   BackgroundServer server(model, unique_ipc_endpoint("hs"));
   PplPeer peer(server.endpoint());
   const auto& reply = as<proto::HandshakeResult>(peer.request(proto::Handshake{"test-ppl"}));
@@ -40,7 +45,7 @@ TEST_CASE("handshake answers the model name, protocol version and capabilities")
 }
 
 TEST_CASE("a lock-step run sends each site as the reply to the previous request") {
-  const ppx::Model model("gum", tagged_gum);
+  const ppx::Model model("gum", gum);
   BackgroundServer server(model, unique_ipc_endpoint("lock"));
   PplPeer peer(server.endpoint());
   for (int trace = 0; trace < 3; ++trace) {
@@ -63,7 +68,7 @@ TEST_CASE("a lock-step run sends each site as the reply to the previous request"
 }
 
 TEST_CASE("whole-trace runs return K recorded traces, reproducible from the seed, with clamping") {
-  const ppx::Model model("gum", tagged_gum);
+  const ppx::Model model("gum", gum);
   BackgroundServer server(model, unique_ipc_endpoint("whole"));
   PplPeer peer(server.endpoint());
   const auto first = as<proto::RunTracesResult>(peer.request(proto::RunTraces{5, 99, {}}));
@@ -84,7 +89,7 @@ TEST_CASE("whole-trace runs return K recorded traces, reproducible from the seed
 }
 
 TEST_CASE("bad input gets a Reset and the loop keeps serving") {
-  const ppx::Model model("gum", tagged_gum);
+  const ppx::Model model("gum", gum);
   BackgroundServer server(model, unique_ipc_endpoint("bad"));
   PplPeer peer(server.endpoint());
   bool expect_reset = true;
@@ -144,7 +149,7 @@ TEST_CASE("a model that throws answers Reset with the reason, and serving goes o
 }
 
 TEST_CASE("the receive deadline ends serving, and a dead engine mid-trace does not hang the simulator") {
-  const ppx::Model model("gum", tagged_gum);
+  const ppx::Model model("gum", gum);
   SECTION("idle") {
     BackgroundServer server(model, unique_ipc_endpoint("idle"), std::chrono::milliseconds(300));
     std::this_thread::sleep_for(std::chrono::milliseconds(800));
@@ -165,7 +170,7 @@ TEST_CASE("the receive deadline ends serving, and a dead engine mid-trace does n
 }
 
 TEST_CASE("serving reports a bind failure instead of throwing") {
-  const ppx::Model model("gum", tagged_gum);
+  const ppx::Model model("gum", gum);
   ppx::ServeOptions options;
   options.endpoint = "tcp://256.1.1.1:99999";
   options.handle_signals = false;
@@ -179,7 +184,7 @@ TEST_CASE("serving reports a bind failure instead of throwing") {
 // stop request ends a batch in the middle. Before the fix both cases ran ~4 billion traces (the
 // test's TIMEOUT fails them).
 TEST_CASE("a huge RunTraces count stops at the byte budget with a Reset, and serving goes on") {
-  const ppx::Model model("gum", tagged_gum);
+  const ppx::Model model("gum", gum);
   BackgroundServer server(model, unique_ipc_endpoint("budget"), {}, std::uint64_t{1} << 20);
   PplPeer peer(server.endpoint());
   const auto reset = as<proto::Reset>(peer.request(proto::RunTraces{.count = 4294967295u, .seed = 1}));
@@ -194,7 +199,7 @@ TEST_CASE("a stop request ends serving in the middle of a RunTraces batch") {
   const ppx::Model model("slow", [&traces] {
     ++traces;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    return tagged_gum();
+    return gum();
   });
   BackgroundServer server(model, unique_ipc_endpoint("stopbatch"));
   PplPeer peer(server.endpoint());

@@ -17,12 +17,17 @@
 #include <zmq.hpp>
 
 #include "ppx/ppx.h"
-#include "tagged_gum.h"
 #include "ppx/protocol/codec.h"
 
 namespace {
 
-using ppx::test::tagged_gum;
+ppx::Tensor gum() {
+  const ppx::Tensor mu = ppx::sample(ppx::Normal(1.0, 2.2360679774997898), {.name = "mu"});
+  ppx::observe(ppx::Normal(mu, 1.4142135623730951), {.name = "obs0"});
+  ppx::observe(ppx::Normal(mu, 1.4142135623730951), {.name = "obs1"});
+  ppx::tag(mu, {.name = "mu_tag"});
+  return mu;
+}
 
 [[noreturn]] void violated(const char* what) {
   std::fprintf(stderr, "invariant violated: %s\n", what);
@@ -45,7 +50,7 @@ bool await_reply(zmq::socket_t& socket, std::chrono::milliseconds timeout) {
 
 struct Harness {
   std::string endpoint = "ipc:///tmp/ppx-fuzz-serve-" + std::to_string(::getpid());
-  ppx::Model model{"gum", tagged_gum};
+  ppx::Model model{"gum", gum};
   std::atomic<bool> stop{false};
   std::atomic<bool> ended{false};
   std::thread server;
