@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build into a scratch prefix, then configures, builds and runs a downstream
 # simulator that uses find_package(ppx) (without setting the C++ standard itself), a program
-# running in-process IS with the installed engine headers, and a simulator built with pkg-config.
+# running in-process IS with the installed engine headers, a GSL simulator instrumented through the
+# installed ppx::gsl_rng adapter (when built), and a simulator built with pkg-config.
 set -euo pipefail
 build=$1
 work=$2
@@ -19,6 +20,15 @@ echo "find_package: $out"
 mean=$("$work/build/downstream_in_process")
 echo "in-process IS: mean mu = $mean (exact 7.25)"
 awk -v m="$mean" 'BEGIN { d = m - 7.25; exit !(d < 0.1 && d > -0.1) }'
+# The GSL adapter, exported with the library: a GSL simulator links ppx::gsl_rng alone.
+if [ -x "$work/build/downstream_gsl_walk" ]; then
+  walk=$("$work/build/downstream_gsl_walk")
+  echo "find_package ppx::gsl_rng: $walk"
+  [[ "$walk" =~ ^-?[0-9.e+-]+$ ]]
+elif [ "${PPX_EXPECT_GSL:-}" = 1 ]; then
+  echo "ppx::gsl_rng was not exported although this build has GSL" >&2
+  exit 1
+fi
 flags=$(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --cflags --libs ppx)
 g++ "$here/main.cpp" -o "$work/pkgconfig_simulator" $flags
 out2=$("$work/pkgconfig_simulator")
