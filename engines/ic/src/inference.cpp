@@ -1,5 +1,6 @@
 #include "ppx/ic/inference.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
@@ -38,6 +39,10 @@ class StepBatcher {
   }
 
   StepResult step(const StepRequest& request) {
+    if (auto memo = network_.first_step(request)) {  // no LSTM call, so no wait for others
+      ++memoised_;
+      return std::move(*memo);
+    }
     Slot slot{request};
     std::unique_lock lock(mutex_);
     pending_.push_back(&slot);
@@ -61,6 +66,7 @@ class StepBatcher {
 
   std::uint64_t calls() const { return calls_; }
   std::uint64_t steps() const { return steps_; }
+  std::uint64_t memoised() const { return memoised_; }
 
  private:
   struct Slot {
@@ -107,6 +113,7 @@ class StepBatcher {
   std::size_t active_ = 0;
   bool running_ = false;
   std::uint64_t calls_ = 0, steps_ = 0;
+  std::atomic<std::uint64_t> memoised_{0};
 };
 
 struct TraceCounts {
@@ -161,7 +168,7 @@ engines::WeightedTraces ic_importance_sampling(engines::Simulators simulators, P
                                                const engines::EngineCallbacks& callbacks, IcStats* stats) {
   options.validate();
   set_torch_threads(options.threads);
-  network.set_query(observations);  // the observation embedding, once per query
+  network.set_query(observations, options.memoise_first_step);  // the observation embedding, once per query
   StepBatcher batcher(network, std::chrono::microseconds(options.batch_wait_us));
   engines::WeightedTraces posterior(options.keep_traces);
   std::atomic<std::uint64_t> failures{0};
@@ -206,6 +213,7 @@ engines::WeightedTraces ic_importance_sampling(engines::Simulators simulators, P
     stats->non_scalar = totals.non_scalar;
     stats->unknown_addresses.assign(totals.unknown.begin(), totals.unknown.end());
     stats->network_calls = batcher.calls();
+    stats->memoised_steps = batcher.memoised();
     stats->mean_batch = batcher.calls() > 0 ? static_cast<double>(batcher.steps()) / batcher.calls() : 0.0;
     stats->failures = failures.load();
   }

@@ -25,6 +25,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -111,6 +112,7 @@ std::int64_t head_outputs(Family family, std::int64_t k, std::int64_t categories
 struct PriorFeatures {
   double base[2] = {0.0, 0.0};
   double mean = 0.0, sd = 1.0;
+  bool operator==(const PriorFeatures&) const = default;
 };
 
 PriorFeatures prior_features(const Distribution& prior) {
@@ -356,6 +358,20 @@ struct ProposalNetwork::Impl {
   std::map<std::string, Address*, std::less<>> by_name;
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   Tensor query_embedding;  // [1, E]
+  // The first step of every trace has the same LSTM input for a query and an address (nothing
+  // precedes it), so its LSTM state and head output are computed once per query and address.
+  // Cleared by set_query and train_step. Guarded by its own mutex: first_step() reads it from
+  // the threads that run traces while step() runs.
+  struct FirstStep {
+    Tensor h, c;         // LSTM state after the step
+    Tensor head_output;  // [1, outputs]; undefined for an unknown address
+    Address* address = nullptr;
+    PriorFeatures features;
+    std::optional<Proposal> proposal;  // for `features`
+  };
+  std::mutex first_steps_mutex;
+  bool memoise_first_step = true;
+  std::map<std::string, FirstStep, std::less<>> first_steps;
   std::int64_t embedding_total = 0;
 
   Impl(NetworkConfig c, OptimizerOptions o) : config(std::move(c)), optimizer_options(o) {
@@ -414,6 +430,10 @@ struct ProposalNetwork::Impl {
     }
     return it->second;
   }
+
+  // The proposal of `a` from its head's output, for a prior with features `f`.
+  std::optional<Proposal> propose(const Address& a, const Tensor& head_output, const PriorFeatures& f,
+                                  const Distribution& prior) const;
 
   // Observation embeddings [B, E] for a batch of observation sets (missing names: zeros).
   Tensor embed(const std::vector<const engines::Observations*>& batch) {
@@ -583,6 +603,22 @@ std::uint64_t ProposalNetwork::parameter_count() const {
   return n;
 }
 
+std::vector<std::uint64_t> ProposalNetwork::optimizer_steps() const {
+  std::vector<std::uint64_t> out;
+  const auto* adam = dynamic_cast<const torch::optim::Adam*>(impl_->optimizer.get());
+  for (const auto& group : impl_->optimizer->param_groups()) {
+    std::uint64_t steps = 0;
+    if (adam != nullptr && !group.params().empty()) {
+      const auto& state = adam->state();
+      // LibTorch keys optimiser state by the parameter's TensorImpl address.
+      const auto it = state.find(c10::guts::to_string(group.params().front().unsafeGetTensorImpl()));
+      if (it != state.end()) steps = static_cast<std::uint64_t>(static_cast<const torch::optim::AdamParamState&>(*it->second).step());
+    }
+    out.push_back(steps);
+  }
+  return out;
+}
+
 LossResult ProposalNetwork::train_step(std::span<const TrainingTrace> batch, double learning_rate, double clip_norm) {
   impl_->root->train();
   auto [loss, result] = impl_->forward_loss(batch, true);
@@ -592,6 +628,8 @@ LossResult ProposalNetwork::train_step(std::span<const TrainingTrace> batch, dou
     loss.backward();
     if (clip_norm > 0) nn::utils::clip_grad_norm_(impl_->root->parameters(), clip_norm);
     impl_->optimizer->step();
+    std::lock_guard lock(impl_->first_steps_mutex);
+    impl_->first_steps.clear();
   }
   return result;
 }
@@ -601,7 +639,7 @@ LossResult ProposalNetwork::loss(std::span<const TrainingTrace> batch) {
   return impl_->forward_loss(batch, false).second;
 }
 
-void ProposalNetwork::set_query(const engines::Observations& observations) {
+void ProposalNetwork::set_query(const engines::Observations& observations, bool memoise_first_step) {
   torch::NoGradGuard no_grad;
   for (const ObservationSpec& spec : impl_->config.observations) {
     if (observations.find(spec.name) == observations.end()) {
@@ -609,6 +647,9 @@ void ProposalNetwork::set_query(const engines::Observations& observations) {
     }
   }
   impl_->query_embedding = impl_->embed({&observations});
+  std::lock_guard lock(impl_->first_steps_mutex);
+  impl_->first_steps.clear();
+  impl_->memoise_first_step = memoise_first_step;
 }
 
 TraceStateHandle ProposalNetwork::new_trace() const {
@@ -618,17 +659,75 @@ TraceStateHandle ProposalNetwork::new_trace() const {
   return state;
 }
 
+namespace {
+
+// A trace's state after the step at `address` (kind `kind`, prior features `features`).
+void advance(TraceState& s, Tensor h, Tensor c, Address* address, DistributionKind kind, const PriorFeatures& features) {
+  s.h = std::move(h);
+  s.c = std::move(c);
+  s.has_previous = true;
+  s.previous = address;
+  s.previous_kind = kind_index(kind);
+  s.previous_features = features;
+}
+
+}  // namespace
+
+std::optional<Proposal> ProposalNetwork::Impl::propose(const Address& a, const Tensor& head_output,
+                                                       const PriorFeatures& f, const Distribution& prior) const {
+  const Tensor base = torch::tensor({static_cast<float>(f.base[0]), static_cast<float>(f.base[1])}).reshape({1, 2});
+  return to_proposal(a.family, mixture(a.family, head_output, base, config.mixture_components), f, prior,
+                     config.defensive);
+}
+
+std::optional<StepResult> ProposalNetwork::first_step(const StepRequest& request) {
+  Impl& m = *impl_;
+  TraceState& s = *request.state;
+  if (s.has_previous || !m.memoise_first_step) return std::nullopt;
+  const PriorFeatures features = prior_features(*request.prior);
+  std::unique_lock lock(m.first_steps_mutex);
+  auto it = m.first_steps.find(*request.address);
+  if (it == m.first_steps.end() || (it->second.address && it->second.address->kind != request.prior->kind())) {
+    return std::nullopt;
+  }
+  const Impl::FirstStep& memo = it->second;
+  advance(s, memo.h, memo.c, memo.address, request.prior->kind(), features);  // shared, never written in place
+  StepResult result;
+  if (memo.address == nullptr) return result;  // unknown address: the prior
+  if (memo.features == features) {
+    result.proposal = memo.proposal;
+    return result;
+  }
+  const Tensor head_output = memo.head_output;
+  Address* address = memo.address;
+  lock.unlock();
+  torch::NoGradGuard no_grad;
+  result.proposal = m.propose(*address, head_output, features, *request.prior);
+  return result;
+}
+
 std::vector<StepResult> ProposalNetwork::step(std::span<const StepRequest> requests) {
   torch::NoGradGuard no_grad;
   Impl& m = *impl_;
   if (!m.query_embedding.defined()) throw std::logic_error("ProposalNetwork::step before set_query");
   m.root->eval();
+  std::vector<StepResult> results(requests.size());
+  std::vector<std::size_t> rows;  // requests that need the LSTM
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (auto memo = first_step(requests[i])) {
+      results[i] = std::move(*memo);
+    } else {
+      rows.push_back(i);
+    }
+  }
+  if (rows.empty()) return results;
   const Tensor zero_value = torch::zeros({1, m.config.value_embedding_dim});
   const Tensor zero_address = torch::zeros({1, m.config.address_embedding_dim});
   std::vector<Tensor> inputs, hs, cs;
   std::vector<Address*> current;
   std::vector<PriorFeatures> features;
-  for (const StepRequest& r : requests) {
+  for (std::size_t i : rows) {
+    const StepRequest& r = requests[i];
     TraceState& s = *r.state;
     Address* a = m.find(*r.address, *r.prior);
     std::vector<Tensor> parts = {m.query_embedding};
@@ -653,23 +752,24 @@ std::vector<StepResult> ProposalNetwork::step(std::span<const StepRequest> reque
   // One LSTM call for every trace: [1, k, input], states [depth, k, hidden].
   auto [output, state] = m.lstm->forward(torch::stack(inputs, 1),
                                          std::make_tuple(torch::cat(hs, 1), torch::cat(cs, 1)));
-  std::vector<StepResult> results(requests.size());
-  for (std::size_t i = 0; i < requests.size(); ++i) {
-    TraceState& s = *requests[i].state;
-    const auto j = static_cast<std::int64_t>(i);
-    s.h = std::get<0>(state).narrow(1, j, 1).clone();
-    s.c = std::get<1>(state).narrow(1, j, 1).clone();
-    s.has_previous = true;
-    s.previous = current[i];
-    s.previous_kind = kind_index(requests[i].prior->kind());
-    s.previous_features = features[i];
-    if (current[i] == nullptr) continue;
-    Address& a = *current[i];
-    const Tensor o = a.slot->head->forward(output[0].narrow(0, j, 1));
-    const Tensor base = torch::tensor({static_cast<float>(features[i].base[0]), static_cast<float>(features[i].base[1])})
-                            .reshape({1, 2});
-    results[i].proposal = to_proposal(a.family, mixture(a.family, o, base, m.config.mixture_components), features[i],
-                                      *requests[i].prior, m.config.defensive);
+  for (std::size_t row = 0; row < rows.size(); ++row) {
+    const std::size_t i = rows[row];
+    const StepRequest& r = requests[i];
+    TraceState& s = *r.state;
+    const bool first = !s.has_previous;
+    const auto j = static_cast<std::int64_t>(row);
+    Tensor h = std::get<0>(state).narrow(1, j, 1).clone();
+    Tensor c = std::get<1>(state).narrow(1, j, 1).clone();
+    Tensor head_output;
+    if (current[row] != nullptr) {
+      head_output = current[row]->slot->head->forward(output[0].narrow(0, j, 1));
+      results[i].proposal = m.propose(*current[row], head_output, features[row], *r.prior);
+    }
+    if (first && m.memoise_first_step) {
+      std::lock_guard lock(m.first_steps_mutex);
+      m.first_steps.try_emplace(*r.address, Impl::FirstStep{h, c, head_output, current[row], features[row], results[i].proposal});
+    }
+    advance(s, std::move(h), std::move(c), current[row], r.prior->kind(), features[row]);
   }
   return results;
 }

@@ -148,6 +148,7 @@ EngineOutcome run_inference_compilation(const InferContext& context) {
                          {"ic_prior_fallbacks", stats.prior_fallbacks},
                          {"ic_unknown_addresses", stats.unknown_addresses},
                          {"ic_network_calls", stats.network_calls},
+                         {"ic_memoised_first_steps", stats.memoised_steps},
                          {"ic_mean_batch", stats.mean_batch},
                          {"torch", ic::torch_backend_info()}};
   if (!stats.unknown_addresses.empty()) {

@@ -21,6 +21,7 @@ struct IcOptions {
   unsigned threads = 0;             // LibTorch threads; 0 = all cores
   std::uint32_t batch_wait_us = 300;  // longest wait for other traces' steps (0 = no batching)
   bool keep_traces = false;
+  bool memoise_first_step = true;   // see ProposalNetwork::set_query (off only to measure it)
   void validate() const;            // throws std::invalid_argument
 };
 
@@ -30,6 +31,7 @@ struct IcStats {
   std::uint64_t non_scalar = 0;         // of which: non-scalar samples (never steered)
   std::vector<std::string> unknown_addresses;  // addresses without a head, distinct, sorted
   std::uint64_t network_calls = 0;
+  std::uint64_t memoised_steps = 0;     // first steps answered from the per-query memo (no call)
   double mean_batch = 0.0;              // steps per network call
   std::uint64_t failures = 0;
 };

@@ -116,6 +116,10 @@ class ProposalNetwork {
   const NetworkConfig& config() const;
   std::vector<std::string> addresses() const;  // in creation order
   std::uint64_t parameter_count() const;
+  // Adam's step count per parameter group: group 0 holds the shared layers, then one group per
+  // address in creation order (a group counts the steps whose batch reached it); zeros for SGD.
+  // Shows that growth keeps the optimiser's state (diagnostics and tests).
+  std::vector<std::uint64_t> optimizer_steps() const;
 
   // One optimiser step on the mean loss of `batch`; adds heads for new addresses first.
   LossResult train_step(std::span<const TrainingTrace> batch, double learning_rate, double clip_norm);
@@ -124,10 +128,16 @@ class ProposalNetwork {
 
   // Inference: embeds the query's observations (once per query; throws std::invalid_argument if
   // a name the network embeds is missing or has the wrong size), then steps traces.
-  void set_query(const engines::Observations& observations);
+  // `memoise_first_step`: a trace's first step has the same LSTM input in every trace of a query
+  // (nothing precedes it), so its LSTM state and head output are computed once per address and
+  // reused (results are identical; off only to measure what it saves).
+  void set_query(const engines::Observations& observations, bool memoise_first_step = true);
   TraceStateHandle new_trace() const;
   // One LSTM call for all requests (traces in flight on different simulators).
   std::vector<StepResult> step(std::span<const StepRequest> requests);
+  // The result of a trace's first step if it is memoised (advancing the trace's state), without
+  // an LSTM call; empty otherwise. Safe to call from any thread, also while step() runs.
+  std::optional<StepResult> first_step(const StepRequest& request);
 
   // Checkpoint folder: network.json (configuration, addresses, optimiser options, `extra`) and
   // the LibTorch archive it names (parameters and optimiser state). Written atomically: the
