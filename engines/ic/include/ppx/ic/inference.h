@@ -21,6 +21,7 @@ struct IcOptions {
   unsigned threads = 0;             // LibTorch threads; 0 = all cores
   std::uint32_t batch_wait_us = 300;  // longest wait for other traces' steps (0 = no batching)
   bool keep_traces = false;
+  engines::Tabulation tabulation;   // which entries become columns (weighted_traces.h)
   void validate() const;            // throws std::invalid_argument
 };
 
