@@ -43,7 +43,7 @@ class ProgressThrottle {
 WeightedTraces importance_sampling(Simulators simulators, const Observations& observations,
                                    const ImportanceSamplingOptions& options, const EngineCallbacks& callbacks) {
   options.validate();
-  WeightedTraces posterior(options.keep_traces);
+  WeightedTraces posterior(options.keep_traces, options.tabulation);
   ProgressThrottle progress(callbacks);
   std::atomic<std::uint64_t> failures{0};
 
@@ -77,8 +77,11 @@ WeightedTraces importance_sampling(Simulators simulators, const Observations& ob
     if (error) std::rethrow_exception(error);
   }
   PriorPolicy prior;
-  // Without whole traces the result keeps only named scalars and weights: record only those.
-  const Recording recording = options.keep_traces || options.trace_sink ? Recording::Full : Recording::Summary;
+  // Without whole traces the result keeps only named scalars and weights: record only those
+  // (unnamed samples are tabulated by address, which Summary does not build).
+  const Recording recording = options.keep_traces || options.trace_sink ? Recording::Full
+                              : options.tabulation.all_samples     ? Recording::NoObservePayloads
+                                                                   : Recording::Summary;
   const auto add = [&](Trace&& trace) {
     if (options.prior) trace.log_weight = 0.0;
     if (options.trace_sink) options.trace_sink(trace);

@@ -291,16 +291,15 @@ Verdict judge(const Trace& current, const Trace& candidate, const MetropolisHast
   return v;
 }
 
-// What a kept draw stores: what WeightedTraces tabulates (named values up to kMaxElementColumns
-// elements, the result), or the whole trace.
-Trace row_of(const Trace& trace, bool keep_trace) {
+// What a kept draw stores: what WeightedTraces tabulates (values up to kMaxElementColumns
+// elements of the entries `tabulation` reports, the result), or the whole trace.
+Trace row_of(const Trace& trace, bool keep_trace, const Tabulation& tabulation) {
   Trace row;
   if (keep_trace) {
     row = trace;
   } else {
     for (const TraceEntry& e : trace.entries) {
-      if (!e.name.empty() && e.value.numel() >= 1 && e.value.numel() <= kMaxElementColumns &&
-          e.kind != SiteKind::Observe) {
+      if (is_tabulated(e, tabulation) && e.value.numel() >= 1 && e.value.numel() <= kMaxElementColumns) {
         row.entries.push_back(e);
       }
     }
@@ -325,12 +324,13 @@ struct ChainState {
   Trace current_row;
   std::vector<std::size_t> sites;  // entries of `current` that can be the proposal site
   std::vector<Trace> kept;
+  std::vector<double> kept_accept_stats;  // per kept draw: its iteration's acceptance probability
   ChainStats stats;
   std::uint64_t length_sum = 0;
 
-  void adopt(Trace trace, bool keep_traces) {
+  void adopt(Trace trace, bool keep_traces, const Tabulation& tabulation) {
     current = std::move(trace);
-    current_row = row_of(current, keep_traces);
+    current_row = row_of(current, keep_traces, tabulation);
     sites.clear();
     for (std::size_t i = 0; i < current.entries.size(); ++i) {
       const TraceEntry& e = current.entries[i];
@@ -419,7 +419,7 @@ WeightedTraces metropolis_hastings(Simulators simulators, const Observations& ob
             log("chain " + std::to_string(index) + ": initial state has zero likelihood; the chain starts there");
           }
           s.rng = rng;
-          s.adopt(std::move(start), options.keep_traces);
+          s.adopt(std::move(start), options.keep_traces, options.tabulation);
           s.initialised = true;
           consecutive = 0;
           continue;
@@ -434,6 +434,9 @@ WeightedTraces metropolis_hastings(Simulators simulators, const Observations& ob
         const Verdict v = judge(s.current, candidate, s.policy, site);
         const double u = uniform01(rng);
         const bool accept = v.possible && !std::isnan(v.log_alpha) && (v.log_alpha >= 0.0 || u < std::exp(v.log_alpha));
+        // min(1, alpha): the probability that this proposal is accepted (0 for impossible moves).
+        const double accept_stat =
+            v.possible && !std::isnan(v.log_alpha) ? std::min(1.0, std::exp(std::min(v.log_alpha, 0.0))) : 0.0;
 
         // Commit.
         s.rng = rng;
@@ -448,10 +451,11 @@ WeightedTraces metropolis_hastings(Simulators simulators, const Observations& ob
         if (v.irreversible) ++st.irreversible;
         if (accept) {
           ++st.accepted;
-          s.adopt(std::move(candidate), options.keep_traces);
+          s.adopt(std::move(candidate), options.keep_traces, options.tabulation);
         }
         if (s.iteration > options.burn_in && (s.iteration - options.burn_in) % options.thin == 0) {
           s.kept.push_back(s.current_row);
+          s.kept_accept_stats.push_back(accept_stat);
           const std::uint32_t length = s.current.samples;
           st.trace_lengths.min = st.kept == 0 ? length : std::min(st.trace_lengths.min, length);
           st.trace_lengths.max = std::max(st.trace_lengths.max, length);
@@ -477,10 +481,13 @@ WeightedTraces metropolis_hastings(Simulators simulators, const Observations& ob
                           .max_consecutive_failures = options.max_consecutive_failures};
   run_work_pool(simulators, spec, callbacks);
 
-  WeightedTraces posterior(options.keep_traces);
-  posterior.record_log_joint();  // lp__, as CmdStan reports it
+  WeightedTraces posterior(options.keep_traces, options.tabulation);
+  posterior.record_log_joint();    // lp__, as CmdStan reports it
+  posterior.record_accept_stat();  // accept_stat__
   for (ChainState& s : chains) {
-    for (std::uint64_t d = 0; d < s.kept.size(); ++d) posterior.add(std::move(s.kept[d]), s.stats.chain, d);
+    for (std::uint64_t d = 0; d < s.kept.size(); ++d) {
+      posterior.add(std::move(s.kept[d]), s.stats.chain, d, s.kept_accept_stats[d]);
+    }
   }
   if (stats != nullptr) {
     stats->chains.clear();

@@ -44,7 +44,13 @@ std::string element_column_name(std::string_view name, const std::vector<int32_t
   return out;
 }
 
-void WeightedTraces::add(Trace trace, std::uint32_t chain, std::uint64_t draw) {
+bool is_tabulated(const TraceEntry& entry, const Tabulation& tabulation) {
+  if (entry.kind == SiteKind::Observe) return false;
+  if (!entry.name.empty()) return true;
+  return tabulation.all_samples && entry.kind == SiteKind::Sample && !entry.address.empty();
+}
+
+void WeightedTraces::add(Trace trace, std::uint32_t chain, std::uint64_t draw, double accept_stat) {
   if (std::isnan(trace.log_weight) || trace.log_weight == std::numeric_limits<double>::infinity()) {
     ++dropped_;
     return;
@@ -56,31 +62,50 @@ void WeightedTraces::add(Trace trace, std::uint32_t chain, std::uint64_t draw) {
   lengths_.push_back(trace.samples);
   for (auto& column : columns_) column.push_back(kNaN);
   std::size_t next = 0;
+  const auto not_discrete = [] { return false; };
   if (log_joint_) {
-    next = column_index("lp__", "lp__", 0, [] { return false; });
+    next = column_index(kLogJointColumn, kLogJointColumn, 0, not_discrete);
     columns_[next++][row] = trace.log_prior + trace.log_likelihood;
   }
-  // Occurrences of each name in this trace: a name seen twice gets a column per instance.
-  std::vector<std::pair<std::string_view, std::uint32_t>> seen;
-  const auto reported = [](const TraceEntry& e) { return !e.name.empty() && e.kind != SiteKind::Observe; };
+  if (accept_stat_) {
+    next = column_index(kAcceptStatColumn, kAcceptStatColumn, next, not_discrete);
+    columns_[next++][row] = accept_stat;
+  }
+  // Occurrences of each name in this trace: a name seen twice gets a column per instance, or
+  // (RepeatedNames::Last) only its last value. Unnamed samples are keyed by their full address,
+  // which is unique within a trace.
+  struct Occurrences {
+    std::string_view name;
+    std::uint32_t total = 0, stored = 0;
+  };
+  std::vector<Occurrences> seen;
   for (const TraceEntry& entry : trace.entries) {
-    if (!reported(entry)) continue;
-    auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& p) { return p.first == entry.name; });
+    if (entry.name.empty() || !is_tabulated(entry, tabulation_)) continue;
+    auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& o) { return o.name == entry.name; });
     if (it == seen.end()) {
-      seen.emplace_back(entry.name, 1);
-    } else if (++it->second == 2 && std::find(repeated_.begin(), repeated_.end(), entry.name) == repeated_.end()) {
+      seen.push_back({entry.name, 1});
+    } else if (++it->total == 2 && std::find(repeated_.begin(), repeated_.end(), entry.name) == repeated_.end()) {
       mark_repeated(entry.name);
     }
   }
-  for (auto& [name, count] : seen) count = 0;
+  const bool instances = tabulation_.repeated == RepeatedNames::Instances;
   // Traces of one model name their variables in much the same order: try the column after the
   // last one first.
   for (const TraceEntry& entry : trace.entries) {
-    if (!reported(entry)) continue;
-    auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& p) { return p.first == entry.name; });
-    next = store(entry.name, ++it->second, entry.value, is_discrete_kind(entry), row, next);
+    if (!is_tabulated(entry, tabulation_)) continue;
+    if (entry.name.empty()) {
+      next = store(entry.address, entry.address, entry.value, is_discrete_kind(entry), true, row, next);
+      continue;
+    }
+    auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& o) { return o.name == entry.name; });
+    const std::uint32_t instance = ++it->stored;
+    const bool repeated = std::find(repeated_.begin(), repeated_.end(), entry.name) != repeated_.end();
+    if (!instances && instance < it->total) continue;  // Last: only the final value
+    const std::string stem =
+        instances && repeated ? entry.name + "." + std::to_string(instance) : entry.name;
+    next = store(stem, entry.name, entry.value, is_discrete_kind(entry), false, row, next);
   }
-  store("result", 1, trace.result, false, row, next);
+  store("result", "result", trace.result, false, false, row, next);
   if (keep_traces_) traces_.push_back(std::move(trace));
 }
 
@@ -98,38 +123,36 @@ void WeightedTraces::add_row(double log_weight, std::uint32_t chain, std::uint64
   for (auto& column : columns_) column.push_back(kNaN);
   std::size_t next = 0;
   for (const ColumnValue& v : values) {
-    next = column_index(v.column, v.base, next, [&] { return v.discrete; });
+    next = column_index(v.column, v.base, next, [&] { return v.discrete; }, v.addressed);
     columns_[next++][row] = v.value;
   }
 }
 
-std::size_t WeightedTraces::store(std::string_view name, std::uint32_t instance, const Tensor& value, bool discrete,
-                                  std::size_t row, std::size_t hint) {
+std::size_t WeightedTraces::store(std::string_view stem, std::string_view base, const Tensor& value, bool discrete,
+                                  bool addressed, std::size_t row, std::size_t hint) {
   const std::size_t n = value.numel();
   if (n == 0) return hint;
   if (n > kMaxElementColumns) {
-    if (!too_large_.contains(name)) too_large_.emplace(std::string(name), value.shape());
+    if (!too_large_.contains(base)) too_large_.emplace(std::string(base), value.shape());
     return hint;
   }
-  const bool repeated = std::find(repeated_.begin(), repeated_.end(), name) != repeated_.end();
-  const std::string label = repeated ? std::string(name) + "." + std::to_string(instance) : std::string();
-  const std::string_view base = repeated ? std::string_view(label) : name;
   const auto is_discrete = [discrete] { return discrete; };
   if (n == 1) {
-    hint = column_index(base, name, hint, is_discrete);
+    hint = column_index(stem, base, hint, is_discrete, addressed);
     columns_[hint][row] = value[0];
     return hint + 1;
   }
   for (std::size_t k = 0; k < n; ++k) {
-    hint = column_index(element_column_name(base, value.shape(), k), name, hint, is_discrete);
+    hint = column_index(element_column_name(stem, value.shape(), k), base, hint, is_discrete, addressed);
     columns_[hint++][row] = value[k];
   }
   return hint;
 }
 
 void WeightedTraces::mark_repeated(std::string_view name) {
-  // The columns so far held the only instance: they become instance 1.
   repeated_.emplace_back(name);
+  if (tabulation_.repeated == RepeatedNames::Last) return;  // the plain name keeps the last value
+  // The columns so far held the only instance: they become instance 1.
   for (std::size_t i = 0; i < names_.size(); ++i) {
     if (bases_[i] == name) names_[i] = std::string(name) + ".1" + names_[i].substr(name.size());
   }
@@ -137,7 +160,7 @@ void WeightedTraces::mark_repeated(std::string_view name) {
 
 template <typename Discrete>
 std::size_t WeightedTraces::column_index(std::string_view name, std::string_view base, std::size_t hint,
-                                         Discrete discrete) {
+                                         Discrete discrete, bool addressed) {
   if (hint < names_.size() && names_[hint] == name) return hint;
   for (std::size_t i = 0; i < names_.size(); ++i) {
     if (names_[i] == name) return i;
@@ -145,6 +168,7 @@ std::size_t WeightedTraces::column_index(std::string_view name, std::string_view
   names_.emplace_back(name);
   bases_.emplace_back(base);
   discrete_.push_back(discrete());
+  addressed_.push_back(addressed);
   columns_.emplace_back(log_weights_.size(), kNaN);
   return names_.size() - 1;
 }
@@ -159,6 +183,13 @@ const std::vector<double>* WeightedTraces::column(std::string_view name) const {
 bool WeightedTraces::is_discrete(std::string_view name) const {
   for (std::size_t i = 0; i < names_.size(); ++i) {
     if (names_[i] == name) return discrete_[i];
+  }
+  return false;
+}
+
+bool WeightedTraces::is_addressed(std::string_view name) const {
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] == name) return addressed_[i];
   }
   return false;
 }

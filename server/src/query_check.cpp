@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <optional>
 #include <set>
 
 #include "ppx/core/handler.h"
@@ -90,19 +91,30 @@ std::string QueryCheck::error() const {
 }
 
 QueryCheck check_query(engines::Simulator& simulator, const engines::Observations& observations,
-                       std::uint64_t traces, std::uint64_t seed) {
+                       std::uint64_t traces, std::uint64_t seed, std::uint64_t max_traces) {
   QueryCheck check;
-  std::set<std::string> names;
+  std::set<std::string> names;  // over all traces
   // Its own generator stream: the engine's streams (0, 1, ...) are not touched.
   Rng rng = make_rng(seed, UINT64_MAX);
-  LookingHandler handler(observations, rng, check, names);
-  for (std::uint64_t t = 0; t < traces; ++t) {
+  std::optional<std::set<std::string>> first_names;
+  const auto missing = [&] {
+    return std::any_of(observations.begin(), observations.end(), [&](const auto& o) { return !names.contains(o.first); });
+  };
+  while (check.traces < traces || (check.traces < max_traces && missing())) {
+    std::set<std::string> trace_names;
+    LookingHandler handler(observations, rng, check, trace_names);
     simulator.run(handler);
     ++check.traces;
+    if (!first_names) {
+      first_names = trace_names;
+    } else if (trace_names != *first_names) {
+      check.branching = true;
+    }
+    names.merge(trace_names);
   }
   check.model_names.assign(names.begin(), names.end());
   for (const auto& [name, value] : observations) {
-    if (!names.contains(name)) check.unknown.push_back(name);
+    if (!names.contains(name)) (check.branching ? check.unseen : check.unknown).push_back(name);
   }
   return check;
 }

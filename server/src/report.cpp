@@ -36,6 +36,18 @@ json tensor_json(const Tensor& t) {
   return j;
 }
 
+std::size_t column_position(const engines::WeightedTraces& post, std::string_view name) {
+  return static_cast<std::size_t>(std::find(post.names().begin(), post.names().end(), name) - post.names().begin());
+}
+
+// A CSV header field, quoted (RFC 4180) when it holds a comma, quote or line break.
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
 // Shortest text that reads back to the same double.
 std::string csv_number(double x) { return std::isnan(x) ? "" : fmt::format("{}", x); }
 
@@ -100,10 +112,14 @@ bool natural_less(std::string_view a, std::string_view b) {
 std::vector<std::string> summary_variables(const engines::WeightedTraces& posterior) {
   const auto rank = [&](std::size_t column) {
     const std::string& base = posterior.bases()[column];
-    return base == "lp__" ? 0 : base == "result" ? 2 : 1;
+    if (base == engines::kLogJointColumn) return 0;
+    if (base == "result") return 3;
+    return posterior.is_addressed(posterior.names()[column]) ? 2 : 1;
   };
-  std::vector<std::size_t> order(posterior.names().size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < posterior.names().size(); ++i) {
+    if (posterior.bases()[i] != engines::kAcceptStatColumn) order.push_back(i);  // a sampler statistic
+  }
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     if (rank(a) != rank(b)) return rank(a) < rank(b);
     return natural_less(posterior.names()[a], posterior.names()[b]);
@@ -111,6 +127,75 @@ std::vector<std::string> summary_variables(const engines::WeightedTraces& poster
   std::vector<std::string> names;
   for (std::size_t i : order) names.push_back(posterior.names()[i]);
   return names;
+}
+
+namespace {
+
+// "<base>__<suffix>" and what follows the last "__" (instance, element indices) of an address
+// column; nullopt when the column is not shaped like one.
+std::optional<std::pair<std::string_view, std::string_view>> split_address(std::string_view column) {
+  const auto last = column.rfind("__");
+  if (last == std::string_view::npos || last == 0) return std::nullopt;
+  return std::pair{column.substr(0, last), column.substr(last + 2)};
+}
+
+std::string label_stem(std::string_view key) {
+  const auto suffix_at = key.rfind("__");
+  std::string_view kind = suffix_at == std::string_view::npos ? std::string_view("sample") : key.substr(suffix_at + 2);
+  kind = kind.substr(0, kind.find('('));  // "Categorical(len_probs:3)" -> "Categorical"
+  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a 64
+  for (unsigned char c : key) hash = (hash ^ c) * 1099511628211ull;
+  return fmt::format("{}@{:06x}", kind, hash & 0xffffff);
+}
+
+}  // namespace
+
+std::string address_label(std::string_view column) {
+  const auto parts = split_address(column);
+  if (!parts) return std::string(column);
+  return label_stem(parts->first) + "." + std::string(parts->second);
+}
+
+std::map<std::string, std::string> display_names(const engines::WeightedTraces& posterior) {
+  std::map<std::string, std::string> out;
+  std::map<std::string, std::string> key_of_stem;  // label stem -> the address key that has it
+  std::vector<std::string> clashing;
+  for (const std::string& name : posterior.names()) {
+    if (!posterior.is_addressed(name)) continue;
+    const auto parts = split_address(name);
+    if (!parts) continue;
+    const std::string stem = label_stem(parts->first);
+    const auto [it, fresh] = key_of_stem.emplace(stem, parts->first);
+    if (!fresh && it->second != parts->first) clashing.push_back(stem);
+  }
+  for (const std::string& name : posterior.names()) {
+    if (!posterior.is_addressed(name)) continue;
+    const std::string label = address_label(name);
+    const bool clash = std::any_of(clashing.begin(), clashing.end(), [&](const std::string& stem) {
+      return label.starts_with(stem + ".");
+    });
+    out[name] = clash ? name : label;  // two addresses with one label: show the addresses
+  }
+  return out;
+}
+
+std::vector<double> accept_stat_by_chain(const engines::WeightedTraces& posterior) {
+  const std::vector<double>* column = posterior.column(engines::kAcceptStatColumn);
+  if (column == nullptr) return {};
+  std::vector<double> sum, count;
+  for (std::size_t row = 0; row < column->size(); ++row) {
+    const double x = (*column)[row];
+    if (std::isnan(x)) continue;
+    const std::uint32_t chain = posterior.chains()[row];
+    if (chain >= sum.size()) {
+      sum.resize(chain + 1, 0.0);
+      count.resize(chain + 1, 0.0);
+    }
+    sum[chain] += x;
+    count[chain] += 1.0;
+  }
+  for (std::size_t c = 0; c < sum.size(); ++c) sum[c] = count[c] > 0 ? sum[c] / count[c] : std::nan("");
+  return sum;
 }
 
 const engines::VariableSummary& summary_of(const InferenceReport& report, const std::string& name) {
@@ -211,12 +296,17 @@ json posterior_json(const InferenceReport& report) {
     observations[source.name] = o;
   }
   json variables = json::object();
+  const std::map<std::string, std::string> labels = display_names(post);
   for (const std::string& name : summary_variables(post)) {
     const auto d = report.variable_diagnostics.find(name);
     const auto n = report.variable_notes.find(name);
-    variables[name] = variable_json(summary_of(report, name), !report.chains,
-                                    d != report.variable_diagnostics.end() ? &d->second : nullptr,
-                                    n != report.variable_notes.end() ? &n->second : nullptr);
+    json& v = variables[name] = variable_json(summary_of(report, name), !report.chains,
+                                              d != report.variable_diagnostics.end() ? &d->second : nullptr,
+                                              n != report.variable_notes.end() ? &n->second : nullptr);
+    if (const auto label = labels.find(name); label != labels.end()) {
+      v["address"] = post.bases()[column_position(post, name)];
+      v["label"] = label->second;
+    }
   }
   json too_large = json::object();
   for (const auto& [name, shape] : post.too_large()) too_large[name] = {{"shape", shape}};
@@ -225,6 +315,11 @@ json posterior_json(const InferenceReport& report) {
   diagnostics["traces"] = post.size();
   diagnostics["dropped_non_finite_weights"] = post.dropped();
   diagnostics["trace_length"] = {{"min", lengths.min}, {"mean", lengths.mean}, {"max", lengths.max}};
+  if (const std::vector<double> by_chain = accept_stat_by_chain(post); !by_chain.empty()) {
+    json means = json::array();
+    for (double m : by_chain) means.push_back(number(m));
+    diagnostics["accept_stat_mean_by_chain"] = means;  // kept draws only (burn-in excluded)
+  }
   json out{{"ppxd", {{"version", ppxd_version()}, {"git_revision", ppxd_git_revision()}}},
            {"query",
             {{"command_line", p.command_line},
@@ -237,7 +332,12 @@ json posterior_json(const InferenceReport& report) {
            {"diagnostics", diagnostics},
            {"warnings", report.warnings},
            {"variables", variables},
-           // Names repeated within traces (one column per instance) and values too large to tabulate.
+           // What got columns: named variables only or every sample (unnamed ones by address), and
+           // for names repeated within traces one column per instance or the last value.
+           {"tabulation",
+            {{"variables", post.tabulation().all_samples ? "all" : "named"},
+             {"repeated", post.tabulation().repeated == engines::RepeatedNames::Last ? "last" : "instances"}}},
+           // Names repeated within traces and values too large to tabulate.
            {"repeated_names", post.repeated()},
            {"not_tabulated", too_large}};
   return out;
@@ -271,10 +371,18 @@ std::string summary_text(const InferenceReport& report) {
       if (std::find(extra.begin(), extra.end(), key) == extra.end()) extra.push_back(key);
     }
   }
-  out += fmt::format("{:<20} {:>11} {:>11} {:>11} {:>11} {:>11}", "variable", "mean", "sd", "5%", "50%", "95%");
+  const std::vector<std::string> names = summary_variables(post);
+  // Unnamed samples are shown by their short label (full addresses are in the files).
+  const std::map<std::string, std::string> labels = display_names(post);
+  const auto shown = [&](const std::string& name) -> const std::string& {
+    const auto it = labels.find(name);
+    return it == labels.end() ? name : it->second;
+  };
+  std::size_t width = 20;
+  for (const std::string& name : names) width = std::max(width, shown(name).size());
+  out += fmt::format("{:<{}} {:>11} {:>11} {:>11} {:>11} {:>11}", "variable", width, "mean", "sd", "5%", "50%", "95%");
   for (const std::string& key : extra) out += fmt::format(" {:>9}", key);
   out += "\n";
-  const std::vector<std::string> names = summary_variables(post);
   // A variable with many columns (a [17, 3] result) shows its first ones and a line saying where
   // the rest are.
   std::map<std::string, std::size_t> columns_of;
@@ -293,16 +401,17 @@ std::string summary_text(const InferenceReport& report) {
     if (count > kPrintedElements && k >= kPrintedElements - 1) {
       if (k == kPrintedElements - 1) {
         out += fmt::format("  ... {} columns of {} in all ({} to {}): every one is in posterior.json and samples.csv\n",
-                           count, base, first_of[base], last_of[base]);
+                           count, shown(base), shown(first_of[base]), shown(last_of[base]));
       }
       continue;
     }
     const engines::VariableSummary& s = summary_of(report, name);
     if (s.discrete) {  // probabilities of values, not a mean and sd
-      out += fmt::format("{:<20} {:>11} {:>11} {:>11.5g} {:>11.5g} {:>11.5g}", name, "", "", s.q05, s.q50, s.q95);
-    } else {
-      out += fmt::format("{:<20} {:>11.5g} {:>11.5g} {:>11.5g} {:>11.5g} {:>11.5g}", name, s.mean, s.sd, s.q05, s.q50,
+      out += fmt::format("{:<{}} {:>11} {:>11} {:>11.5g} {:>11.5g} {:>11.5g}", shown(name), width, "", "", s.q05, s.q50,
                          s.q95);
+    } else {
+      out += fmt::format("{:<{}} {:>11.5g} {:>11.5g} {:>11.5g} {:>11.5g} {:>11.5g}", shown(name), width, s.mean, s.sd,
+                         s.q05, s.q50, s.q95);
     }
     for (const std::string& key : extra) {
       std::optional<double> v;
@@ -322,9 +431,15 @@ std::string summary_text(const InferenceReport& report) {
     }
     if (s.present < 0.9995) out += fmt::format("  present in {:.1f}% of the posterior\n", 100.0 * s.present);
   }
+  const bool last_only = post.tabulation().repeated == engines::RepeatedNames::Last;
   for (const std::string& name : post.repeated()) {
-    out += fmt::format("  {} repeats within traces: one column per instance, {}.1, {}.2, ... in trace order\n", name,
-                       name, name);
+    out += last_only ? fmt::format("  {} repeats within traces: its last value in each trace (--repeated last)\n", name)
+                     : fmt::format("  {} repeats within traces: one column per instance, {}.1, {}.2, ... in trace order "
+                                   "(--repeated instances)\n", name, name, name);
+  }
+  if (!labels.empty()) {
+    out += "  unnamed samples (--variables all): labelled KIND@HASH.INSTANCE, HASH from the address; the full "
+           "addresses are the columns of posterior.json and samples.csv\n";
   }
   for (const auto& [name, shape] : post.too_large()) {
     std::size_t n = 1;
@@ -341,6 +456,11 @@ std::string summary_text(const InferenceReport& report) {
     } else if (value.is_primitive()) {
       out += fmt::format("{:<28} {}\n", key, value.dump());
     }
+  }
+  if (const std::vector<double> by_chain = accept_stat_by_chain(post); !by_chain.empty()) {
+    std::string means;
+    for (double m : by_chain) means += fmt::format(" {:.3f}", m);
+    out += fmt::format("{:<28}{} (mean per chain, kept draws)\n", engines::kAcceptStatColumn, means);
   }
   const engines::TraceLengthStats lengths = post.trace_lengths();
   // Trace lengths are unknown (0) for rows read back from samples.csv (`ppx summary`).
@@ -411,11 +531,15 @@ void write_report(const std::string& directory, const InferenceReport& report) {
   const engines::WeightedTraces& post = *report.posterior;
 
   const bool mcmc = report.chains;
-  const std::vector<std::string> names = summary_variables(post);
+  std::vector<std::string> names = summary_variables(post);
+  if (post.column(engines::kAcceptStatColumn) != nullptr) {  // next to lp__, as CmdStan
+    const auto lp = std::find(names.begin(), names.end(), engines::kLogJointColumn);
+    names.insert(lp == names.end() ? names.begin() : lp + 1, std::string(engines::kAcceptStatColumn));
+  }
   std::string csv = csv_comment_header(report);
   csv += "log_weight";
   if (mcmc) csv += ",chain,draw";
-  for (const std::string& n : names) csv += "," + n;
+  for (const std::string& n : names) csv += "," + csv_field(n);
   csv += "\n";
   std::vector<const std::vector<double>*> columns;
   for (const std::string& n : names) columns.push_back(post.column(n));

@@ -8,11 +8,13 @@
 //   R-hat  < 1.01 for every latent present in every trace (the issue's threshold);
 //   presence of a branch-only latent: 5 MCSE of its indicator.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <numbers>
 
 #include "ppx/engines/diagnostics.h"
+#include "ppx/engines/importance_sampling.h"
 #include "ppx/engines/mcmc.h"
 #include "ppx/ppx.h"
 #include "reference_fixtures.h"
@@ -422,4 +424,80 @@ TEST_CASE("RMH near the end of a Uniform prior, where the truncated kernel is no
       .kernel = engines::MhKernel::RandomWalk, .chains = 4, .draws = 10000, .burn_in = 1000, .thin = 2, .seed = 5};
   const RunResult r = run(forward, {{"y", Tensor(9.8)}}, options);
   check_latent(engines::chain_draws(r.posterior, "x"), {.name = "x", .mean = mean, .stddev = std::sqrt(var)});
+}
+
+TEST_CASE("accept_stat__: exactly 1 when the proposal is the target; its mean matches the acceptance rate") {
+  // LMH on a prior-only model proposes from the prior, which is the target: alpha = 1 always.
+  const ModelFunction prior_only = [] {
+    const double x = sample(Normal(0.0, 1.0), {.name = "x", .address = "x"}).item();
+    sample(Uniform(0.0, 1.0), {.name = "u", .address = "u"});
+    return Tensor(x);
+  };
+  const RunResult prior = run(prior_only, {}, {.kernel = engines::MhKernel::Lightweight, .chains = 2, .draws = 500, .seed = 3});
+  const std::vector<double>* ones = prior.posterior.column(engines::kAcceptStatColumn);
+  REQUIRE(ones != nullptr);
+  REQUIRE(ones->size() == 1000);
+  CHECK(std::count(ones->begin(), ones->end(), 1.0) == 1000);
+  for (const engines::ChainStats& s : prior.stats.chains) CHECK(s.accepted == s.iterations);
+
+  // RMH with an observation: with no burn-in and no thinning the kept draws are the iterations,
+  // and accepted - sum(alpha) is a sum of martingale differences (I_t - alpha_t) of variance
+  // alpha_t (1 - alpha_t) <= 1/4, so |acceptance rate - mean accept_stat__| <= 5 * 0.5 / sqrt(n).
+  const ModelFunction gauss = [] {
+    const double mu = sample(Normal(0.0, 1.0), {.name = "mu", .address = "mu"}).item();
+    observe(Normal(mu, 0.5), {.name = "y", .address = "y"});
+    return Tensor(mu);
+  };
+  const std::uint64_t n = 20000;
+  const RunResult rmh = run(gauss, {{"y", Tensor(2.0)}},
+                            {.kernel = engines::MhKernel::RandomWalk, .chains = 1, .draws = n, .seed = 5}, 1);
+  const std::vector<double>& alpha = *rmh.posterior.column(engines::kAcceptStatColumn);
+  REQUIRE(alpha.size() == n);
+  double sum = 0;
+  std::size_t below_one = 0, outside = 0;
+  for (double a : alpha) {
+    outside += a >= 0.0 && a <= 1.0 ? 0 : 1;
+    sum += a;
+    below_one += a < 1.0 ? 1 : 0;
+  }
+  CHECK(outside == 0);  // a probability
+  CHECK(below_one > n / 10);  // the test is not vacuous: many proposals are doubtful
+  const double rate = rmh.stats.chains[0].acceptance_rate();
+  INFO("mean accept_stat__ " << sum / n << ", acceptance rate " << rate);
+  CHECK(std::abs(sum / static_cast<double>(n) - rate) <= kSigmas * 0.5 / std::sqrt(static_cast<double>(n)));
+}
+
+TEST_CASE("unnamed samples are tabulated by address on request, with the exact posterior (IS and LMH)") {
+  // z ~ Categorical(0.7, 0.3), w ~ Normal(0, 1), y ~ Normal(2z, 1) observed at 1.5, all unnamed
+  // but y: P(z = 1 | y) = 0.3 phi(-0.5) / (0.3 phi(-0.5) + 0.7 phi(1.5)); w keeps its prior.
+  const ModelFunction mixture = [] {
+    const double z = sample(Categorical(Tensor(std::vector<double>{0.7, 0.3})), {.address = "z"}).item();
+    sample(Normal(0.0, 1.0), {.address = "w"});
+    observe(Normal(2.0 * z, 1.0), {.name = "y", .address = "y"});
+    return Tensor(0.0);
+  };
+  const double p1 = 0.3 * std::exp(-0.125) / (0.3 * std::exp(-0.125) + 0.7 * std::exp(-1.125));
+  const engines::Observations observations{{"y", Tensor(1.5)}};
+  const std::string z = "z__Categorical(len_probs:2)__1", w = "w__Normal__1";
+  const engines::Tabulation all{.all_samples = true};
+
+  // IS: standard error of a weighted proportion sqrt(p (1 - p) / ESS), of a mean sd / sqrt(ESS).
+  engines::InProcessSimulator simulator("mixture", mixture);
+  const std::vector<engines::Simulator*> simulators{&simulator};
+  const engines::WeightedTraces is = engines::importance_sampling(
+      simulators, observations, {.traces = 20000, .seed = 7, .tabulation = all});
+  REQUIRE(is.is_addressed(z));
+  const engines::VariableSummary zs = is.summarize(z), ws = is.summarize(w);
+  CHECK(zs.discrete);
+  CHECK(std::abs(zs.mean - p1) <= kSigmas * std::sqrt(p1 * (1 - p1) / zs.ess));
+  CHECK(std::abs(ws.mean) <= kSigmas / std::sqrt(ws.ess));
+  CHECK(is.column("y") == nullptr);
+
+  // LMH: 5 ArviZ MCSE of the run itself.
+  const RunResult lmh = run(mixture, observations,
+                            {.kernel = engines::MhKernel::Lightweight, .chains = 2, .draws = 5000, .seed = 9,
+                             .tabulation = all});
+  const engines::VariableDiagnostics d = engines::diagnose(engines::chain_draws(lmh.posterior, z));
+  CHECK(std::abs(mean_of(flatten(engines::chain_draws(lmh.posterior, z))) - p1) <= kSigmas * d.mcse_mean);
+  CHECK(lmh.posterior.is_addressed(w));
 }

@@ -165,6 +165,43 @@ TEST_CASE("a name repeated within a trace gets a column per instance, also for e
   CHECK(w.repeated() == std::vector<std::string>{"eps"});
 }
 
+TEST_CASE("RepeatedNames::Last keeps a repeated name's last value under its plain name, and lists the name") {
+  engines::WeightedTraces w(false, {.repeated = engines::RepeatedNames::Last});
+  w.add(with_result(Tensor(0.0), {{"eps", Tensor(1.0)}}));
+  w.add(with_result(Tensor(0.0), {{"eps", Tensor(2.0)}, {"eps", Tensor(3.0)}, {"eps", Tensor(4.0)}}));
+  CHECK(w.names() == std::vector<std::string>{"eps", "result"});
+  CHECK((*w.column("eps"))[0] == 1.0);
+  CHECK((*w.column("eps"))[1] == 4.0);
+  CHECK(w.column("eps.1") == nullptr);
+  CHECK(w.repeated() == std::vector<std::string>{"eps"});
+}
+
+TEST_CASE("all_samples tabulates unnamed samples by full address; never observes or unnamed tags") {
+  Trace t = with_result(Tensor(0.0), {{"mu", Tensor(1.5)}});
+  t.entries.push_back(TraceEntry{.kind = SiteKind::Sample, .address = "x__Uniform__1", .distribution = Uniform(0, 1),
+                                 .value = Tensor(0.25)});
+  t.entries.push_back(TraceEntry{.kind = SiteKind::Sample, .address = "x__Uniform__2", .distribution = Uniform(0, 1),
+                                 .value = Tensor(0.75)});
+  t.entries.push_back(TraceEntry{.kind = SiteKind::Sample, .address = "v__Normal__1", .distribution = Normal(0, 1),
+                                 .value = Tensor({1, 2}, {2})});
+  t.entries.push_back(TraceEntry{.kind = SiteKind::Observe, .address = "y__Normal__1", .name = "y",
+                                 .distribution = Normal(0, 1), .value = Tensor(9.0)});
+  t.entries.push_back(TraceEntry{.kind = SiteKind::Tag, .address = "t__None__1", .value = Tensor(7.0)});
+  engines::WeightedTraces named;
+  named.add(t);
+  CHECK(named.names() == std::vector<std::string>{"mu", "result"});
+  engines::WeightedTraces all(false, {.all_samples = true});
+  all.add(t);
+  const std::vector<std::string> expected{"mu", "x__Uniform__1", "x__Uniform__2", "v__Normal__1.1", "v__Normal__1.2",
+                                          "result"};
+  CHECK(all.names() == expected);
+  CHECK((*all.column("x__Uniform__2"))[0] == 0.75);
+  CHECK((*all.column("v__Normal__1.2"))[0] == 2.0);
+  CHECK(all.is_addressed("x__Uniform__1"));
+  CHECK(all.bases()[3] == "v__Normal__1");
+  CHECK_FALSE(all.is_addressed("mu"));
+}
+
 TEST_CASE("values larger than kMaxElementColumns are listed, not tabulated; present never exceeds 1") {
   engines::WeightedTraces w;
   w.add(with_result(Tensor(std::vector<double>(engines::kMaxElementColumns + 1, 0.0),

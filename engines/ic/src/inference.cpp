@@ -170,7 +170,7 @@ engines::WeightedTraces ic_importance_sampling(engines::Simulators simulators, P
   set_torch_threads(options.threads);
   network.set_query(observations, options.memoise_first_step);  // the observation embedding, once per query
   StepBatcher batcher(network, std::chrono::microseconds(options.batch_wait_us));
-  engines::WeightedTraces posterior(options.keep_traces);
+  engines::WeightedTraces posterior(options.keep_traces, options.tabulation);
   std::atomic<std::uint64_t> failures{0};
   TraceCounts totals;
   const auto start = std::chrono::steady_clock::now();

@@ -18,12 +18,25 @@
 #endif
 
 namespace ppx::cli {
+
+engines::Tabulation InferOptions::tabulation() const {
+  if (variables != "named" && variables != "all") {
+    throw std::invalid_argument("--variables must be 'named' or 'all', got '" + variables + "'");
+  }
+  if (repeated != "instances" && repeated != "last") {
+    throw std::invalid_argument("--repeated must be 'instances' or 'last', got '" + repeated + "'");
+  }
+  return {.all_samples = variables == "all",
+          .repeated = repeated == "last" ? engines::RepeatedNames::Last : engines::RepeatedNames::Instances};
+}
+
 namespace {
 
 // IS, and the prior (`ppx prior`, --engine prior: every trace weight 1).
 engines::ImportanceSamplingOptions importance_sampling_options(const InferOptions& o, bool prior) {
   engines::ImportanceSamplingOptions options{
-      .traces = o.traces, .seed = o.seed, .whole_trace = o.whole_trace, .batch = o.batch, .prior = prior};
+      .traces = o.traces, .seed = o.seed, .whole_trace = o.whole_trace, .batch = o.batch,
+      .tabulation = o.tabulation(), .prior = prior};
   options.validate();
   return options;
 }
@@ -96,7 +109,8 @@ engines::MetropolisHastingsOptions metropolis_hastings_options(const InferOption
       .burn_in = o.burn_in,
       .thin = o.thin,
       .seed = o.seed,
-      .initial = initial_trace(o.init)};
+      .initial = initial_trace(o.init),
+      .tabulation = o.tabulation()};
   options.validate();
   return options;
 }

@@ -77,7 +77,8 @@ class ProgressLine {
   std::uint64_t first_done_ = 0;
 };
 
-// Prior traces run to check the query against the model (query_check.h).
+// Prior traces run to check the query against the model (query_check.h): 5, and up to 100 when
+// an observed name is missing from a model that branches.
 constexpr std::uint64_t kQueryCheckTraces = 5;
 
 // Why nothing can answer at `endpoint` right now (empty when something may): an ipc:// path that
@@ -179,6 +180,7 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
     for (const std::string& spec : options.observe) sources.push_back(server::parse_observation(spec, observations));
     options.pool.validate();
     const std::size_t simulators = options.pool.command.empty() ? options.pool.connect.size() : options.pool.workers;
+    options.tabulation();
     engine->validate(options, simulators);
     if (!options.out.empty()) server::check_output_folder(options.out);
   } catch (const std::invalid_argument& e) {
@@ -222,6 +224,12 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
         model_name = s->model_name();
         const server::QueryCheck check = server::check_query(*s, observations, kQueryCheckTraces, options.seed);
         if (const std::string error = check.error(); !error.empty()) return usage_error(error);
+        if (!check.unseen.empty()) {
+          query_warnings.push_back(fmt::format(
+              "--observe {}: no observe or sample statement of that name in {} prior traces; the model's traces "
+              "differ in what they reach, so it may be a branch seldom taken, or a misspelling (its names: {})",
+              fmt::join(check.unseen, ", "), check.traces, fmt::join(check.model_names, ", ")));
+        }
         if (!check.unconditioned.empty()) {
           query_warnings.push_back(fmt::format(
               "observe statement{} {} got no value (give one with --observe NAME=VALUE): not conditioned on",
@@ -261,6 +269,8 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
     report.provenance.engine = engine->name;
     report.provenance.options = outcome.options;
     report.provenance.options["pool"] = pool_json(options.pool);
+    report.provenance.options["variables"] = options.variables;
+    report.provenance.options["repeated"] = options.repeated;
     report.provenance.observations = sources;
     report.provenance.observed = &observations;
     report.provenance.model_name = model_name;

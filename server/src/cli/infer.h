@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ppx/engines/engine.h"
+#include "ppx/engines/weighted_traces.h"
 #include "ppx/server/report.h"
 #include "ppx/server/simulator_pool.h"
 
@@ -20,6 +21,11 @@ struct InferOptions {
   bool json = false;                 // print posterior.json instead of the table
   bool quiet = false;                // nothing on stderr but errors
   std::vector<std::string> given;    // engine-specific options given on the command line
+  // What gets columns: --variables named|all (all: unnamed samples too, by address) and
+  // --repeated instances|last (a name repeated within a trace: NAME.1, NAME.2, ... or NAME = last).
+  std::string variables = "named";
+  std::string repeated = "instances";
+  engines::Tabulation tabulation() const;  // throws std::invalid_argument for other values
   // IS
   std::uint32_t batch = 64;
   bool whole_trace = true;

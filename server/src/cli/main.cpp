@@ -45,6 +45,7 @@ Action add_infer_subcommand(CLI::App& app, std::vector<std::string> command_line
   infer->add_option("--observe", o->observe, "Observation NAME=VALUE, NAME=@FILE.json or NAME=@FILE.npy (repeatable)");
   add_count(infer, "--seed", o->seed, 0, UINT64_MAX, "Master seed");
   infer->add_option("--out", o->out, "Folder for posterior.json and samples.csv");
+  ppx::cli::add_variable_options(infer, *o);
   infer->add_flag("--json", o->json, "Print posterior.json to stdout instead of the summary table");
   infer->add_flag("-q,--quiet", o->quiet, "Nothing on stderr but errors (no progress, log lines or warnings)");
   add_count(infer, "--batch", o->batch, 1, ppx::cli::kMaxBatch, "IS: traces per whole-trace request");

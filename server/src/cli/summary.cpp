@@ -3,15 +3,18 @@
 // present, for the query and which variables are discrete), a samples CSV, or a trace file.
 //
 // samples.csv is read generically: lines starting with '#' are comments; columns are found by
-// header name: log_weight (IS weights; absent = equal weights), chain and draw (MCMC), columns
-// ending in "__" are sampler columns (CmdStan's lp__, accept_stat__), every other column is a
-// variable ("result" is the result); an empty cell is a variable absent from that trace.
+// header name: log_weight (IS weights; absent = equal weights), chain and draw (MCMC), lp__ and
+// accept_stat__ are read back as the sampler columns they are, other columns ending in "__" are
+// skipped (CmdStan's other sampler columns), every other column is a variable ("result" is the
+// result; posterior.json says which are unnamed samples' addresses, and the tabulation used); an
+// empty cell is a variable absent from that trace.
 //
 // Merging: IS runs pool their weighted traces (one larger IS run of the same query: weights are
 // normalised over all of them); MCMC runs contribute their chains, renumbered run after run.
 // Runs must agree on model, engine and observations (from posterior.json or the trace-file
 // header) where those are known; IS and MCMC runs cannot be mixed.
 // --resample N (IS): systematic resampling (WeightedTraces::resample) to N equally weighted draws.
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -45,6 +48,8 @@ struct Run {
   std::string engine;       // "" when unknown
   std::optional<std::map<std::string, std::string>> observations;  // name -> as given; unknown: nullopt
   std::vector<server::StoredTrace> rows;
+  engines::Tabulation tabulation;        // as posterior.json says (defaults when unknown)
+  std::vector<std::string> repeated;     // names that repeated within the run's traces
 };
 
 std::string slurp(const fs::path& path) {
@@ -107,6 +112,7 @@ void read_query(const json& query, Run& run) {
 Run read_samples_csv(const fs::path& csv, const fs::path& posterior_json) {
   Run run{.source = csv.string()};
   std::map<std::string, bool> discrete;
+  std::map<std::string, bool> addressed;
   bool discrete_known = false;
   if (fs::exists(posterior_json)) {
     const json p = json::parse(slurp(posterior_json), nullptr, /*allow_exceptions=*/false);
@@ -115,8 +121,15 @@ Run read_samples_csv(const fs::path& csv, const fs::path& posterior_json) {
       const json variables = p.value("variables", json::object());
       for (const auto& [name, v] : variables.items()) {
         discrete[name] = v.value("discrete", false);
+        addressed[name] = v.contains("address");
       }
       discrete_known = true;
+      const json tabulation = p.value("tabulation", json::object());
+      run.tabulation.all_samples = tabulation.value("variables", "named") == "all";
+      if (tabulation.value("repeated", "instances") == "last") run.tabulation.repeated = engines::RepeatedNames::Last;
+      for (const json& name : p.value("repeated_names", json::array())) {
+        if (name.is_string()) run.repeated.push_back(name.get<std::string>());
+      }
     }
   }
   std::ifstream in(csv);
@@ -141,7 +154,8 @@ Run read_samples_csv(const fs::path& csv, const fs::path& posterior_json) {
           chain = index;
         } else if (h == "draw") {
           draw = index;
-        } else if (!(h.size() > 2 && h.ends_with("__"))) {
+        } else if (h == engines::kLogJointColumn || h == engines::kAcceptStatColumn ||
+                   !(h.size() > 2 && h.ends_with("__"))) {
           variables.push_back(index);
         }
       }
@@ -180,6 +194,9 @@ Run read_samples_csv(const fs::path& csv, const fs::path& posterior_json) {
       engines::Trace& t = run.rows[r].trace;
       if (name == "result") {
         t.result = Tensor(v);
+      } else if (addressed[name]) {  // tabulated again under its address
+        t.entries.push_back(engines::TraceEntry{.kind = SiteKind::Sample, .address = name, .value = Tensor(v),
+                                                .discrete = is_discrete});
       } else {
         t.entries.push_back(engines::TraceEntry{.kind = SiteKind::Sample, .name = name, .value = Tensor(v),
                                                 .discrete = is_discrete});
@@ -290,8 +307,18 @@ int run_summary(const SummaryOptions& options, const std::vector<std::string>& c
     for (const Run& run : runs) {
       for (const auto& row : run.rows) dropped += accepted_weight(row.trace.log_weight) ? 0 : 1;
     }
-    engines::WeightedTraces merged;
+    // Columns as the runs made them: their address columns, and the repeated-name policy.
+    engines::Tabulation tabulation = runs.front().tabulation;
+    std::vector<std::string> repeated;
+    for (const Run& run : runs) {
+      tabulation.all_samples = tabulation.all_samples || run.tabulation.all_samples;
+      for (const std::string& name : run.repeated) {
+        if (std::find(repeated.begin(), repeated.end(), name) == repeated.end()) repeated.push_back(name);
+      }
+    }
+    engines::WeightedTraces merged(false, tabulation);
     for (const server::StoredTrace& row : rows) merged.add(row.trace, row.chain, row.draw);
+    merged.restore_repeated(repeated);
 
     server::InferenceReport report;
     report.provenance.command_line = command_line;
@@ -304,7 +331,8 @@ int run_summary(const SummaryOptions& options, const std::vector<std::string>& c
     report.diagnostics["runs"] = runs.size();
     if (dropped > 0) report.diagnostics["rows_with_non_finite_weight"] = dropped;
 
-    engines::WeightedTraces resampled;
+    engines::WeightedTraces resampled(false, tabulation);
+    resampled.restore_repeated(repeated);
     if (options.resample > 0) {
       Rng rng = make_rng(options.seed, 0);
       const std::vector<std::size_t> picked = merged.resample(options.resample, rng);

@@ -5,6 +5,17 @@
 
 namespace ppx::cli {
 
+void add_variable_options(CLI::App* command, InferOptions& options) {
+  command->add_option("--variables", options.variables,
+                      "named: named samples, tags and the result; all: unnamed samples too, by address")
+      ->check(CLI::IsMember({"named", "all"}))
+      ->capture_default_str();
+  command->add_option("--repeated", options.repeated,
+                      "A name repeated within a trace: instances (NAME.1, NAME.2, ...) or last (its last value)")
+      ->check(CLI::IsMember({"instances", "last"}))
+      ->capture_default_str();
+}
+
 void Toolbox::add_simulator_options(CLI::App* command, server::PoolOptions& pool, Timeouts& timeouts) {
   timeouts.handshake_ms = pool.remote.handshake_timeout.count();
   timeouts.reply_ms = pool.remote.reply_timeout.count();
@@ -45,6 +56,7 @@ Toolbox::Toolbox(CLI::App& app) {
       ->capture_default_str();
   prior_command_->add_option("--seed", prior_.seed, "Master seed")->capture_default_str();
   prior_command_->add_option("--out", prior_.out, "Folder for posterior.json and samples.csv");
+  add_variable_options(prior_command_, prior_);
   prior_command_->add_option("--save-traces", prior_.save_traces, "Write every whole trace to FILE (docs/trace-files.md)");
   prior_command_->add_flag("--json", prior_.json, "Print posterior.json to stdout instead of the summary table");
   prior_command_->add_flag("-q,--quiet", prior_.quiet, "No progress line");

@@ -16,6 +16,9 @@
 
 namespace ppx::cli {
 
+// --variables named|all and --repeated instances|last (`ppx infer`, `ppx prior`).
+void add_variable_options(CLI::App* command, InferOptions& options);
+
 // `ppx addresses`: the address dictionary of a simulator from N prior traces.
 struct AddressesOptions {
   server::PoolOptions pool;

@@ -42,6 +42,8 @@ class PriorPolicy final : public SamplePolicy {
 //     1 to kMaxElementColumns elements (kind, name, value, log_prob, flags, `discrete`; no address, no
 //     distribution), the result, the log weight terms and the counts. No addresses are built, so
 //     the policy is passed an empty address: for policies that ignore it (PriorPolicy, replay).
+//     (Importance sampling with Tabulation::all_samples records NoObservePayloads instead: unnamed
+//     samples are tabulated by address.)
 enum class Recording { Full, NoObservePayloads, Summary };
 
 // A Handler that asks `policy` at controlled samples, draws uncontrolled ones from the prior,

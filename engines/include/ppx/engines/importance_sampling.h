@@ -18,6 +18,7 @@ struct ImportanceSamplingOptions {
   bool whole_trace = true;       // use whole-trace runs when a simulator offers them
   std::uint32_t batch = 64;      // traces per whole-trace request
   bool keep_traces = false;      // keep full traces in the result (memory!)
+  Tabulation tabulation;         // which entries become columns (weighted_traces.h)
   // Sampling the prior: every trace gets log weight 0, whatever its observes score (pyprob's
   // prior). Observations still clamp and are recorded.
   bool prior = false;

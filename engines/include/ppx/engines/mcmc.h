@@ -56,6 +56,7 @@ struct MetropolisHastingsOptions {
   // queue (to continue on any simulator); the pool retires a simulator after as many in a row.
   std::uint32_t max_consecutive_failures = 3;
   bool keep_traces = false;     // keep full traces of the kept draws (memory!)
+  Tabulation tabulation;        // which entries become columns (weighted_traces.h)
   void validate() const;        // throws std::invalid_argument
 };
 
@@ -115,7 +116,10 @@ class MetropolisHastings final : public SamplePolicy {
 };
 
 // Runs the chains. Rows are equally weighted (log weight 0), labelled with chain and draw, added
-// chain by chain in draw order. `stats`, when given, receives one entry per chain.
+// chain by chain in draw order, with the sampler columns lp__ (log joint) and accept_stat__: the
+// Metropolis-Hastings acceptance probability min(1, alpha) of the proposal made at the draw's
+// iteration (0 for a move that is rejected whatever the ratio); its mean over draws estimates
+// the acceptance rate with less noise than the accepted/iterations count. `stats`, when given, receives one entry per chain.
 WeightedTraces metropolis_hastings(Simulators simulators, const Observations& observations,
                                    const MetropolisHastingsOptions& options, const EngineCallbacks& callbacks = {},
                                    McmcStats* stats = nullptr);

@@ -8,10 +8,16 @@
 // kMaxElementColumns elements (larger values are not tabulated: see too_large()). A name that
 // repeats within a trace gets one column per instance, NAME.1, NAME.2, ... in the order of the
 // trace (once a name repeats in any trace, its earlier single-instance column becomes NAME.1).
+// Tabulation::repeated = Last keeps only the last instance, under the plain name (repeated()
+// still lists the name). Tabulation::all_samples also tabulates unnamed samples, one column per
+// full address ("<base>__<suffix>__<instance>", CmdStan element suffixes after it; is_addressed()).
 // A name absent from a trace is NaN in that row. With record_log_joint(), "lp__" is the log
-// joint (log prior + log likelihood) of each row, as in CmdStan.
+// joint (log prior + log likelihood) of each row, as in CmdStan; with record_accept_stat(),
+// "accept_stat__" is the value given to add() (MCMC: the acceptance probability of the proposal
+// made at the draw's iteration).
 // Non-finite log weights (NaN, +inf) are dropped and counted; -inf is a valid zero weight.
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -53,7 +59,24 @@ struct ColumnValue {
   std::string_view base;
   double value;  // NaN: absent from this row
   bool discrete = false;
+  bool addressed = false;  // the column is named by a full address (an unnamed sample)
 };
+
+// The sampler columns (CmdStan's names).
+inline constexpr std::string_view kLogJointColumn = "lp__";
+inline constexpr std::string_view kAcceptStatColumn = "accept_stat__";
+
+enum class RepeatedNames { Instances, Last };
+
+// What WeightedTraces makes columns of (`--variables`, `--repeated`).
+struct Tabulation {
+  bool all_samples = false;  // also unnamed samples, by full address (default: named ones only)
+  RepeatedNames repeated = RepeatedNames::Instances;
+};
+
+// Whether `entry` gets columns under `tabulation`: named samples and tags, and with all_samples
+// unnamed samples that carry an address; never observes. (Value size is checked separately.)
+bool is_tabulated(const TraceEntry& entry, const Tabulation& tabulation);
 
 struct TraceLengthStats {
   std::uint32_t min = 0, max = 0;
@@ -62,15 +85,23 @@ struct TraceLengthStats {
 
 class WeightedTraces {
  public:
-  explicit WeightedTraces(bool keep_traces = false) : keep_traces_(keep_traces) {}
+  explicit WeightedTraces(bool keep_traces = false, Tabulation tabulation = {})
+      : keep_traces_(keep_traces), tabulation_(tabulation) {}
   // Adds a row from already tabulated values (tools that recompute summaries from saved runs,
   // e.g. `ppx summary`); columns are created on first use, in the order given.
   void add_row(double log_weight, std::uint32_t chain, std::uint64_t draw, const std::vector<ColumnValue>& values);
   // Adds the "lp__" column (call before the first add()).
   void record_log_joint() { log_joint_ = true; }
+  // Adds the "accept_stat__" column (call before the first add()).
+  void record_accept_stat() { accept_stat_ = true; }
 
-  // Adds a trace as the next row. `chain`/`draw` label MCMC rows (0 for IS).
-  void add(Trace trace, std::uint32_t chain = 0, std::uint64_t draw = 0);
+  // Adds a trace as the next row. `chain`/`draw` label MCMC rows (0 for IS); `accept_stat` goes
+  // to the accept_stat__ column when recorded.
+  void add(Trace trace, std::uint32_t chain = 0, std::uint64_t draw = 0,
+           double accept_stat = std::numeric_limits<double>::quiet_NaN());
+  const Tabulation& tabulation() const { return tabulation_; }
+  // Rows read back from files: the names that repeated in the traces they came from.
+  void restore_repeated(std::vector<std::string> names) { repeated_ = std::move(names); }
 
   std::size_t size() const { return log_weights_.size(); }
   std::uint64_t dropped() const { return dropped_; }
@@ -83,10 +114,12 @@ class WeightedTraces {
   const std::vector<std::string>& bases() const { return bases_; }
   const std::vector<double>* column(std::string_view name) const;
   bool is_discrete(std::string_view name) const;
+  // The column belongs to an unnamed sample and is named by its full address.
+  bool is_addressed(std::string_view name) const;
   const std::vector<Trace>& traces() const { return traces_; }  // empty unless kept
   // Named values with more than kMaxElementColumns elements, not tabulated, with their shape.
   const std::map<std::string, std::vector<int32_t>, std::less<>>& too_large() const { return too_large_; }
-  // Names that repeated within some trace (columns NAME.1, NAME.2, ...).
+  // Names that repeated within some trace (columns NAME.1, NAME.2, ..., or NAME: the last value).
   const std::vector<std::string>& repeated() const { return repeated_; }
   TraceLengthStats trace_lengths() const;
 
@@ -101,16 +134,21 @@ class WeightedTraces {
  private:
   // The column of `name` (tried first at `hint`), added if new with discrete() as its flag.
   template <typename Discrete>
-  std::size_t column_index(std::string_view name, std::string_view base, std::size_t hint, Discrete discrete);
-  // Stores `value` of one occurrence (instance 1-based) of `name`; returns the next column hint.
-  std::size_t store(std::string_view name, std::uint32_t instance, const Tensor& value, bool discrete,
+  std::size_t column_index(std::string_view name, std::string_view base, std::size_t hint, Discrete discrete,
+                           bool addressed = false);
+  // Stores `value` of variable `base` in the columns named `stem` (with element suffixes for a
+  // tensor); returns the next column hint.
+  std::size_t store(std::string_view stem, std::string_view base, const Tensor& value, bool discrete, bool addressed,
                     std::size_t row, std::size_t hint);
   void mark_repeated(std::string_view name);
   bool log_joint_ = false;
+  bool accept_stat_ = false;
+  std::vector<bool> addressed_;
   std::vector<std::string> bases_;  // per column: the name it belongs to
   std::vector<std::string> repeated_;
   std::map<std::string, std::vector<int32_t>, std::less<>> too_large_;
   bool keep_traces_;
+  Tabulation tabulation_;
   std::uint64_t dropped_ = 0;
   std::vector<double> log_weights_;
   std::vector<std::uint32_t> chains_;

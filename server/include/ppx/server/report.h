@@ -41,9 +41,21 @@ struct InferenceReport {
 const engines::VariableSummary& summary_of(const InferenceReport& report, const std::string& name);
 
 // The columns to summarise, one per scalar element (CmdStan's names, engines::element_column_name:
-// "result.2.1", "eps.3"): "lp__" first, then in natural order ("state2" before "state10"), the
-// result's columns last. `ppx infer` and `ppx summary` share this, variable_json and summary_text.
+// "result.2.1", "eps.3"): "lp__" first, then in natural order ("state2" before "state10"), then
+// unnamed samples' address columns, the result's columns last. The sampler statistic
+// accept_stat__ is not a variable: it is only in samples.csv (next to lp__) and the diagnostics. `ppx infer` and `ppx summary` share this, variable_json and summary_text.
 std::vector<std::string> summary_variables(const engines::WeightedTraces& posterior);
+// The short label of a column named by an unnamed sample's full address ("<base>__<suffix>__<i>",
+// maybe with element indices after it), for printed tables: KIND@HASH.I[.ELEMENT...], KIND the
+// distribution ("Categorical"), HASH six hex digits of the FNV-1a hash of "<base>__<suffix>", I
+// the instance. The same address gets the same label in every run. A column not shaped like an
+// address is its own label.
+std::string address_label(std::string_view column);
+// Labels of the posterior's address columns (is_addressed), by column; where two addresses of one
+// run share a label, both are shown by their address.
+std::map<std::string, std::string> display_names(const engines::WeightedTraces& posterior);
+// MCMC: the mean of accept_stat__ over each chain's kept draws (empty without that column).
+std::vector<double> accept_stat_by_chain(const engines::WeightedTraces& posterior);
 // a < b in natural order: digit runs compare as numbers.
 bool natural_less(std::string_view a, std::string_view b);
 

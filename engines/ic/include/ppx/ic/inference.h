@@ -22,6 +22,7 @@ struct IcOptions {
   std::uint32_t batch_wait_us = 300;  // longest wait for other traces' steps (0 = no batching)
   bool keep_traces = false;
   bool memoise_first_step = true;   // see ProposalNetwork::set_query (off only to measure it)
+  engines::Tabulation tabulation;   // which entries become columns (weighted_traces.h)
   void validate() const;            // throws std::invalid_argument
 };
 
