@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "http_client.h"
@@ -472,5 +473,77 @@ TEST_CASE("a simulator started elsewhere registers and serves the model's querie
   const json done = wait_final(d.port(), submit(d.port(), q)["id"]);
   CHECK(done["state"] == "finished");
   CHECK(done["progress"]["done"] == 2000);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("observation names and shapes are checked against the model; GET /v1/models gives its addresses") {
+  const fs::path dir = fresh_dir("check");
+  // A second model whose simulator takes 2 s to start, so that a query sent at once is almost
+  // surely accepted before its statements are known (and then fails at start with the same message).
+  const fs::path config = write_config(dir, 1);
+  std::ofstream(config, std::ios::app) << "[models.slow]\nsimulator = \"sh -c 'sleep 2; exec " << program("gum")
+                                        << " --serve {endpoint}'\"\nworkers = 1\n";
+  Daemon d(program("ppxd"), config, dir);
+  json early = kGumQuery;
+  early["model"] = "slow";
+  early["observations"] = {{"obs9", 8}};
+  const auto early_reply = http(d.port(), "POST", "/v1/queries", early.dump());
+  std::string early_message;
+  if (early_reply.status == 201) {  // accepted while the model was not known: fails when it starts
+    const json failed = wait_final(d.port(), json::parse(early_reply.body)["id"]);
+    CHECK(failed["state"] == "failed");
+    early_message = failed.value("error", "");
+  } else {  // the learner was quicker after all: refused at submit
+    CHECK(early_reply.status == 400);
+    early_message = json::parse(early_reply.body)["error"]["message"];
+  }
+  INFO(early_message);
+  CHECK(early_message.find("observations obs9: the model has no observe or sample statement") != std::string::npos);
+  CHECK(early_message.find("its names: mu, obs0, obs1") != std::string::npos);
+
+  // Once learned (bounded wait: 60 s), GET /v1/models carries the address summary.
+  json gum;
+  for (int i = 0; i < 600; ++i) {
+    gum = json::parse(http(d.port(), "GET", "/v1/models").body)[0];
+    if (!gum["addresses"].is_null()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(gum["name"] == "gum");
+  REQUIRE(gum["addresses"].is_object());
+  CHECK(gum["addresses"]["traces"] == 50);
+  std::map<std::string, json> by_name;
+  for (const json& a : gum["addresses"]["addresses"]) by_name[a["names"][0].get<std::string>()] = a;
+  REQUIRE(by_name.size() == 3);
+  CHECK(by_name["mu"]["kind"] == "sample");
+  CHECK(by_name["mu"]["distribution"] == "Normal");
+  CHECK(by_name["mu"]["controlled"] == true);
+  CHECK(by_name["mu"]["frequency"] == 1.0);
+  CHECK(by_name["obs0"]["kind"] == "observe");
+  CHECK(by_name["obs1"]["controlled"].is_null());
+  CHECK(gum["addresses"]["trace_types"].size() == 1);
+
+  // Known now: an unknown name and a wrong shape are refused at submit, saying what to fix.
+  json typo = kGumQuery;
+  typo["observations"] = {{"obs0", 8}, {"obsl", 9}};
+  const auto refused = http(d.port(), "POST", "/v1/queries", typo.dump());
+  CHECK(refused.status == 400);
+  const std::string typo_message = json::parse(refused.body)["error"]["message"];
+  CHECK(typo_message.find("observations obsl:") != std::string::npos);
+  CHECK(typo_message.find("its names: mu, obs0, obs1") != std::string::npos);
+  json shaped = kGumQuery;
+  shaped["observations"] = {{"obs0", {8, 9}}, {"obs1", 9}};
+  const auto wrong_shape = http(d.port(), "POST", "/v1/queries", shaped.dump());
+  CHECK(wrong_shape.status == 400);
+  const std::string shape_message = json::parse(wrong_shape.body)["error"]["message"];
+  CHECK(shape_message.find("observation 'obs0' has shape [2]") != std::string::npos);
+  CHECK(shape_message.find("draws values of shape [] (a scalar)") != std::string::npos);
+  CHECK(json::parse(http(d.port(), "GET", "/v1/queries").body).size() == (early_reply.status == 201 ? 1 : 0));
+  // A right query still runs, and one without observations says it samples the prior.
+  json prior = kGumQuery;
+  prior["traces"] = 200;
+  prior.erase("observations");
+  const json prior_done = wait_final(d.port(), submit(d.port(), prior)["id"]);
+  CHECK(prior_done["state"] == "finished");
+  CHECK(prior_done["warnings"].dump().find("this samples the prior") != std::string::npos);
   fs::remove_all(dir);
 }

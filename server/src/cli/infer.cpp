@@ -222,14 +222,7 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
         model_name = s->model_name();
         const server::QueryCheck check = server::check_query(*s, observations, kQueryCheckTraces, options.seed);
         if (const std::string error = check.error(); !error.empty()) return usage_error(error);
-        if (!check.unconditioned.empty()) {
-          query_warnings.push_back(fmt::format(
-              "observe statement{} {} got no value (give one with --observe NAME=VALUE): not conditioned on",
-              check.unconditioned.size() > 1 ? "s" : "", fmt::join(check.unconditioned, ", ")));
-        }
-        if (check.conditioned == 0) {
-          query_warnings.push_back("no observation is given or supplied: this samples the prior, not a posterior");
-        }
+        query_warnings = check.warnings();
         break;
       } catch (const engines::SimulatorFailure& e) {
         progress.log(std::string("simulator failed before the run: ") + e.what());
