@@ -162,13 +162,32 @@ TEST_CASE("ppxd's results are ArviZ-readable NetCDF (read back with xarray)") {
         "obs = xr.open_dataset(f, group='observed_data')\n"
         "print(post['mu'].dims, post.sizes['chain'], post.sizes['draw'], float(post['mu'].mean()),\n"
         "      'log_weight' in stats, float(obs['obs0'].values.ravel()[0]), post.attrs['inference_library'],\n"
-        "      post.attrs['model_name'])\n";
+        "      post.attrs['model_name'])\n"
+        // MCMC: lp is gum's log joint at each draw (up to a constant, should constants be dropped),
+        // acceptance a probability per draw; acceptance is checked when the engine writes it.
+        "if 'lp' in stats:\n"
+        "    import numpy as np\n"
+        "    mu = post['mu'].values\n"
+        "    joint = -(mu - 1)**2 / (2 * 5) - ((8 - mu)**2 + (9 - mu)**2) / (2 * 2)\n"
+        "    offset = stats['lp'].values - joint\n"
+        "    print('lp', stats['lp'].dims, 'constant' if np.ptp(offset) < 1e-6 else 'varies %g' % np.ptp(offset))\n"
+        "    if 'acceptance' in stats:\n"
+        "        a = stats['acceptance'].values\n"
+        "        print('acceptance', stats['acceptance'].dims, bool(((a >= 0) & (a <= 1)).all()))\n";
     std::ofstream(dir / "read.py") << script;
     const auto r = ppx::test::run_command("/usr/bin/python3 " + (dir / "read.py").string() + " " + file.string() + " 2>&1");
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
     CHECK(r.output.find("('chain', 'draw') " + std::to_string(chains) + " " + std::to_string(draws)) != std::string::npos);
     CHECK(r.output.find("True 8.0 ppxd gum") != std::string::npos);
+    if (chains == 2) {
+      CHECK(r.output.find("lp ('chain', 'draw') constant") != std::string::npos);
+      if (r.output.find("acceptance") != std::string::npos) {
+        CHECK(r.output.find("acceptance ('chain', 'draw') True") != std::string::npos);
+      }
+    } else {
+      CHECK(r.output.find("lp ") == std::string::npos);  // IS has no lp
+    }
   }
   fs::remove_all(dir);
 }
