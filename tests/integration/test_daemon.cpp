@@ -566,3 +566,104 @@ TEST_CASE("observation names and shapes are checked against the model; GET /v1/m
   CHECK(prior_done["warnings"].dump().find("this samples the prior") != std::string::npos);
   fs::remove_all(dir);
 }
+
+namespace {
+
+// A free loopback TCP port (the kernel's pick, released again at once).
+int free_port() {
+  const auto r = ppx::test::run_command(
+      "/usr/bin/python3 -c \"import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])\"");
+  return std::stoi(r.output);
+}
+
+// The model's pool as GET /v1/models shows it: endpoint -> calls served.
+std::map<std::string, long> pool_calls(int port) {
+  std::map<std::string, long> out;
+  const json models = json::parse(http(port, "GET", "/v1/models").body);  // kept: the loop reads into it
+  for (const json& s : models[0]["simulator_calls"]) out[s["endpoint"]] = s["calls"];
+  return out;
+}
+
+template <typename Pred>
+bool eventually(Pred done) {  // bounded: 60 s
+  for (int i = 0; i < 600; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a pool grows and shrinks while a query runs; the Slurm array script registers and leaves") {
+  const fs::path dir = fresh_dir("elastic");
+  // Short timeouts, so that a simulator killed mid-call is given up on quickly.
+  const fs::path config = dir / "ppxd.toml";
+  std::ofstream(config) << "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"" << (dir / "data").string()
+                        << "\"\nregistration = \"tcp://127.0.0.1:*\"\n[models.gum]\nsimulator = \"" << program("gum")
+                        << " --serve {endpoint}\"\nworkers = 1\nhandshake_timeout_ms = 3000\nreply_timeout_ms = 3000\n";
+  Daemon d(program("ppxd"), config, dir);
+  const std::string log = d.log();
+  const auto at = log.find("simulators register on ");
+  REQUIRE(at != std::string::npos);
+  const std::string registration = log.substr(at + 23, log.find('\n', at) - at - 23);
+
+  json long_query = kLongQuery;
+  long_query["batch"] = 8;  // a batch's deadline is one reply_timeout per 8 traces
+  const std::string id = submit(d.port(), long_query)["id"];
+  poll_until(d.port(), id, [](const json& j) { return j["state"] == "running" && j["progress"]["done"] > 0; });
+
+  // Array task 3 of examples/slurm/gum-array.sh, as Slurm would start it (no Slurm here).
+  const int port = free_port();
+  const std::string task_endpoint = "tcp://127.0.0.1:" + std::to_string(port);
+  const auto task = ppx::test::run_command(
+      "SLURM_ARRAY_TASK_ID=3 PORT_BASE=" + std::to_string(port - 3) + " PPXD_REGISTRATION=" + registration +
+      " GUM=" + program("gum") + " HOST=127.0.0.1 BIND=127.0.0.1 setsid bash " + std::string(PPX_SOURCE_DIR) +
+      "/examples/slurm/gum-array.sh > " + (dir / "task.log").string() + " 2>&1 & echo $!");
+  struct KillOnExit {
+    std::string pids;
+    ~KillOnExit() { ppx::test::run_command("kill -9 -- " + pids + " 2>/dev/null"); }
+  } cleanup{"-" + task.output.substr(0, task.output.find('\n'))};  // the task's process group
+  // It joins the running query's pool and serves that query.
+  CHECK(eventually([&] { return pool_calls(d.port())[task_endpoint] > 0; }));
+  CHECK(status(d.port(), id)["state"] == "running");
+  // Slurm ends the task with SIGTERM: it deregisters, and the pool shrinks back.
+  ppx::test::run_command("kill -TERM " + task.output.substr(0, task.output.find('\n')));
+  CHECK(eventually([&] { return !pool_calls(d.port()).contains(task_endpoint); }));
+  CHECK(eventually([&] {
+    std::ifstream in(dir / "task.log");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.find("'left': True") != std::string::npos;
+  }));
+
+  // A registered simulator that dies leaves the pool after its failures; the query goes on.
+  const int dead_port = free_port();
+  const std::string dead_endpoint = "tcp://127.0.0.1:" + std::to_string(dead_port);
+  const auto dead = ppx::test::run_command(program("gum") + " --serve " + dead_endpoint + " >/dev/null 2>&1 & echo $!");
+  const std::string dead_pid = dead.output.substr(0, dead.output.find('\n'));
+  cleanup.pids += " " + dead_pid;
+  const auto reg = ppx::test::run_command(
+      "/usr/bin/python3 -c \"import sys, zmq; s = zmq.Context().socket(zmq.REQ); s.setsockopt(zmq.RCVTIMEO, 10000); "
+      "s.connect(sys.argv[1]); s.send_json({'model': 'gum', 'endpoint': sys.argv[2]}); print(s.recv_json())\" " +
+      registration + " " + dead_endpoint);
+  CHECK(reg.output.find("'ok': True") != std::string::npos);
+  CHECK(eventually([&] { return pool_calls(d.port())[dead_endpoint] > 0; }));
+  ppx::test::run_command("kill -9 " + dead_pid);
+  CHECK(eventually([&] { return !pool_calls(d.port()).contains(dead_endpoint); }));
+  CHECK(d.log().find("simulator at " + dead_endpoint + " left the pool") != std::string::npos);
+  const long before = status(d.port(), id)["progress"]["done"];
+  CHECK(eventually([&] { return status(d.port(), id)["progress"]["done"].get<long>() > before; }));
+  CHECK(status(d.port(), id)["state"] == "running");
+  CHECK(http(d.port(), "POST", "/v1/queries/" + id + "/cancel").status == 200);
+  CHECK(wait_final(d.port(), id)["state"] == "cancelled");
+
+  // Later queries see only the simulator that is left, and get exact answers.
+  CHECK(pool_calls(d.port()).size() == 1);
+  json q = kGumQuery;
+  q["traces"] = 4000;
+  const json done = wait_final(d.port(), submit(d.port(), q)["id"]);
+  CHECK(done["state"] == "finished");
+  CHECK(done["progress"]["done"] == 4000);
+  check_gum_posterior(json::parse(http(d.port(), "GET", "/v1/queries/" + done["id"].get<std::string>() + "/results").body));
+  fs::remove_all(dir);
+}
