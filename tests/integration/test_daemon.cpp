@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "http_client.h"
@@ -161,13 +162,32 @@ TEST_CASE("ppxd's results are ArviZ-readable NetCDF (read back with xarray)") {
         "obs = xr.open_dataset(f, group='observed_data')\n"
         "print(post['mu'].dims, post.sizes['chain'], post.sizes['draw'], float(post['mu'].mean()),\n"
         "      'log_weight' in stats, float(obs['obs0'].values.ravel()[0]), post.attrs['inference_library'],\n"
-        "      post.attrs['model_name'])\n";
+        "      post.attrs['model_name'])\n"
+        // MCMC: lp is gum's log joint at each draw (up to a constant, should constants be dropped),
+        // acceptance a probability per draw; acceptance is checked when the engine writes it.
+        "if 'lp' in stats:\n"
+        "    import numpy as np\n"
+        "    mu = post['mu'].values\n"
+        "    joint = -(mu - 1)**2 / (2 * 5) - ((8 - mu)**2 + (9 - mu)**2) / (2 * 2)\n"
+        "    offset = stats['lp'].values - joint\n"
+        "    print('lp', stats['lp'].dims, 'constant' if np.ptp(offset) < 1e-6 else 'varies %g' % np.ptp(offset))\n"
+        "    if 'acceptance' in stats:\n"
+        "        a = stats['acceptance'].values\n"
+        "        print('acceptance', stats['acceptance'].dims, bool(((a >= 0) & (a <= 1)).all()))\n";
     std::ofstream(dir / "read.py") << script;
     const auto r = ppx::test::run_command("/usr/bin/python3 " + (dir / "read.py").string() + " " + file.string() + " 2>&1");
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
     CHECK(r.output.find("('chain', 'draw') " + std::to_string(chains) + " " + std::to_string(draws)) != std::string::npos);
     CHECK(r.output.find("True 8.0 ppxd gum") != std::string::npos);
+    if (chains == 2) {
+      CHECK(r.output.find("lp ('chain', 'draw') constant") != std::string::npos);
+      if (r.output.find("acceptance") != std::string::npos) {
+        CHECK(r.output.find("acceptance ('chain', 'draw') True") != std::string::npos);
+      }
+    } else {
+      CHECK(r.output.find("lp ") == std::string::npos);  // IS has no lp
+    }
   }
   fs::remove_all(dir);
 }
@@ -472,5 +492,178 @@ TEST_CASE("a simulator started elsewhere registers and serves the model's querie
   const json done = wait_final(d.port(), submit(d.port(), q)["id"]);
   CHECK(done["state"] == "finished");
   CHECK(done["progress"]["done"] == 2000);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("observation names and shapes are checked against the model; GET /v1/models gives its addresses") {
+  const fs::path dir = fresh_dir("check");
+  // A second model whose simulator takes 2 s to start, so that a query sent at once is almost
+  // surely accepted before its statements are known (and then fails at start with the same message).
+  const fs::path config = write_config(dir, 1);
+  std::ofstream(config, std::ios::app) << "[models.slow]\nsimulator = \"sh -c 'sleep 2; exec " << program("gum")
+                                        << " --serve {endpoint}'\"\nworkers = 1\n";
+  Daemon d(program("ppxd"), config, dir);
+  json early = kGumQuery;
+  early["model"] = "slow";
+  early["observations"] = {{"obs9", 8}};
+  const auto early_reply = http(d.port(), "POST", "/v1/queries", early.dump());
+  std::string early_message;
+  if (early_reply.status == 201) {  // accepted while the model was not known: fails when it starts
+    const json failed = wait_final(d.port(), json::parse(early_reply.body)["id"]);
+    CHECK(failed["state"] == "failed");
+    early_message = failed.value("error", "");
+  } else {  // the learner was quicker after all: refused at submit
+    CHECK(early_reply.status == 400);
+    early_message = json::parse(early_reply.body)["error"]["message"];
+  }
+  INFO(early_message);
+  CHECK(early_message.find("observations obs9: the model has no observe or sample statement") != std::string::npos);
+  CHECK(early_message.find("its names: mu, obs0, obs1") != std::string::npos);
+
+  // Once learned (bounded wait: 60 s), GET /v1/models carries the address summary.
+  json gum;
+  for (int i = 0; i < 600; ++i) {
+    gum = json::parse(http(d.port(), "GET", "/v1/models").body)[0];
+    if (!gum["addresses"].is_null()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(gum["name"] == "gum");
+  REQUIRE(gum["addresses"].is_object());
+  CHECK(gum["addresses"]["traces"] == 50);
+  std::map<std::string, json> by_name;
+  for (const json& a : gum["addresses"]["addresses"]) by_name[a["names"][0].get<std::string>()] = a;
+  REQUIRE(by_name.size() == 3);
+  CHECK(by_name["mu"]["kind"] == "sample");
+  CHECK(by_name["mu"]["distribution"] == "Normal");
+  CHECK(by_name["mu"]["controlled"] == true);
+  CHECK(by_name["mu"]["frequency"] == 1.0);
+  CHECK(by_name["obs0"]["kind"] == "observe");
+  CHECK(by_name["obs1"]["controlled"].is_null());
+  CHECK(gum["addresses"]["trace_types"].size() == 1);
+
+  // Known now: an unknown name and a wrong shape are refused at submit, saying what to fix.
+  json typo = kGumQuery;
+  typo["observations"] = {{"obs0", 8}, {"obsl", 9}};
+  const auto refused = http(d.port(), "POST", "/v1/queries", typo.dump());
+  CHECK(refused.status == 400);
+  const std::string typo_message = json::parse(refused.body)["error"]["message"];
+  CHECK(typo_message.find("observations obsl:") != std::string::npos);
+  CHECK(typo_message.find("its names: mu, obs0, obs1") != std::string::npos);
+  json shaped = kGumQuery;
+  shaped["observations"] = {{"obs0", {8, 9}}, {"obs1", 9}};
+  const auto wrong_shape = http(d.port(), "POST", "/v1/queries", shaped.dump());
+  CHECK(wrong_shape.status == 400);
+  const std::string shape_message = json::parse(wrong_shape.body)["error"]["message"];
+  CHECK(shape_message.find("observation 'obs0' has shape [2]") != std::string::npos);
+  CHECK(shape_message.find("draws values of shape [] (a scalar)") != std::string::npos);
+  CHECK(json::parse(http(d.port(), "GET", "/v1/queries").body).size() == (early_reply.status == 201 ? 1 : 0));
+  // A right query still runs, and one without observations says it samples the prior.
+  json prior = kGumQuery;
+  prior["traces"] = 200;
+  prior.erase("observations");
+  const json prior_done = wait_final(d.port(), submit(d.port(), prior)["id"]);
+  CHECK(prior_done["state"] == "finished");
+  CHECK(prior_done["warnings"].dump().find("this samples the prior") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+namespace {
+
+// A free loopback TCP port (the kernel's pick, released again at once).
+int free_port() {
+  const auto r = ppx::test::run_command(
+      "/usr/bin/python3 -c \"import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])\"");
+  return std::stoi(r.output);
+}
+
+// The model's pool as GET /v1/models shows it: endpoint -> calls served.
+std::map<std::string, long> pool_calls(int port) {
+  std::map<std::string, long> out;
+  const json models = json::parse(http(port, "GET", "/v1/models").body);  // kept: the loop reads into it
+  for (const json& s : models[0]["simulator_calls"]) out[s["endpoint"]] = s["calls"];
+  return out;
+}
+
+template <typename Pred>
+bool eventually(Pred done) {  // bounded: 60 s
+  for (int i = 0; i < 600; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a pool grows and shrinks while a query runs; the Slurm array script registers and leaves") {
+  const fs::path dir = fresh_dir("elastic");
+  // Short timeouts, so that a simulator killed mid-call is given up on quickly.
+  const fs::path config = dir / "ppxd.toml";
+  std::ofstream(config) << "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"" << (dir / "data").string()
+                        << "\"\nregistration = \"tcp://127.0.0.1:*\"\n[models.gum]\nsimulator = \"" << program("gum")
+                        << " --serve {endpoint}\"\nworkers = 1\nhandshake_timeout_ms = 3000\nreply_timeout_ms = 3000\n";
+  Daemon d(program("ppxd"), config, dir);
+  const std::string log = d.log();
+  const auto at = log.find("simulators register on ");
+  REQUIRE(at != std::string::npos);
+  const std::string registration = log.substr(at + 23, log.find('\n', at) - at - 23);
+
+  json long_query = kLongQuery;
+  long_query["batch"] = 8;  // a batch's deadline is one reply_timeout per 8 traces
+  const std::string id = submit(d.port(), long_query)["id"];
+  poll_until(d.port(), id, [](const json& j) { return j["state"] == "running" && j["progress"]["done"] > 0; });
+
+  // Array task 3 of examples/slurm/gum-array.sh, as Slurm would start it (no Slurm here).
+  const int port = free_port();
+  const std::string task_endpoint = "tcp://127.0.0.1:" + std::to_string(port);
+  const auto task = ppx::test::run_command(
+      "SLURM_ARRAY_TASK_ID=3 PORT_BASE=" + std::to_string(port - 3) + " PPXD_REGISTRATION=" + registration +
+      " GUM=" + program("gum") + " HOST=127.0.0.1 BIND=127.0.0.1 setsid bash " + std::string(PPX_SOURCE_DIR) +
+      "/examples/slurm/gum-array.sh > " + (dir / "task.log").string() + " 2>&1 & echo $!");
+  struct KillOnExit {
+    std::string pids;
+    ~KillOnExit() { ppx::test::run_command("kill -9 -- " + pids + " 2>/dev/null"); }
+  } cleanup{"-" + task.output.substr(0, task.output.find('\n'))};  // the task's process group
+  // It joins the running query's pool and serves that query.
+  CHECK(eventually([&] { return pool_calls(d.port())[task_endpoint] > 0; }));
+  CHECK(status(d.port(), id)["state"] == "running");
+  // Slurm ends the task with SIGTERM: it deregisters, and the pool shrinks back.
+  ppx::test::run_command("kill -TERM " + task.output.substr(0, task.output.find('\n')));
+  CHECK(eventually([&] { return !pool_calls(d.port()).contains(task_endpoint); }));
+  CHECK(eventually([&] {
+    std::ifstream in(dir / "task.log");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.find("'left': True") != std::string::npos;
+  }));
+
+  // A registered simulator that dies leaves the pool after its failures; the query goes on.
+  const int dead_port = free_port();
+  const std::string dead_endpoint = "tcp://127.0.0.1:" + std::to_string(dead_port);
+  const auto dead = ppx::test::run_command(program("gum") + " --serve " + dead_endpoint + " >/dev/null 2>&1 & echo $!");
+  const std::string dead_pid = dead.output.substr(0, dead.output.find('\n'));
+  cleanup.pids += " " + dead_pid;
+  const auto reg = ppx::test::run_command(
+      "/usr/bin/python3 -c \"import sys, zmq; s = zmq.Context().socket(zmq.REQ); s.setsockopt(zmq.RCVTIMEO, 10000); "
+      "s.connect(sys.argv[1]); s.send_json({'model': 'gum', 'endpoint': sys.argv[2]}); print(s.recv_json())\" " +
+      registration + " " + dead_endpoint);
+  CHECK(reg.output.find("'ok': True") != std::string::npos);
+  CHECK(eventually([&] { return pool_calls(d.port())[dead_endpoint] > 0; }));
+  ppx::test::run_command("kill -9 " + dead_pid);
+  CHECK(eventually([&] { return !pool_calls(d.port()).contains(dead_endpoint); }));
+  CHECK(d.log().find("simulator at " + dead_endpoint + " left the pool") != std::string::npos);
+  const long before = status(d.port(), id)["progress"]["done"];
+  CHECK(eventually([&] { return status(d.port(), id)["progress"]["done"].get<long>() > before; }));
+  CHECK(status(d.port(), id)["state"] == "running");
+  CHECK(http(d.port(), "POST", "/v1/queries/" + id + "/cancel").status == 200);
+  CHECK(wait_final(d.port(), id)["state"] == "cancelled");
+
+  // Later queries see only the simulator that is left, and get exact answers.
+  CHECK(pool_calls(d.port()).size() == 1);
+  json q = kGumQuery;
+  q["traces"] = 4000;
+  const json done = wait_final(d.port(), submit(d.port(), q)["id"]);
+  CHECK(done["state"] == "finished");
+  CHECK(done["progress"]["done"] == 4000);
+  check_gum_posterior(json::parse(http(d.port(), "GET", "/v1/queries/" + done["id"].get<std::string>() + "/results").body));
   fs::remove_all(dir);
 }

@@ -235,17 +235,20 @@ class RecordingSimulator final : public ppx::engines::Simulator {
 
 }  // namespace
 
-TEST_CASE("a shared slot serves two jobs in turn, not one after the other") {
+TEST_CASE("the slot dispatcher serves two jobs in turn, not one after the other") {
   RecordingSimulator sim;
-  SharedSlot slot(sim);
+  SlotDispatcher slots({.model = "m"});
+  slots.add(&sim, "spawned 0");
   constexpr int kCalls = 100;
   auto job = [&](int who) {
     for (int i = 0; i < kCalls; ++i) {
-      slot.with([&](ppx::engines::Simulator&) {
-        sim.calls.push_back(who);  // under the slot: one caller at a time
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        return 0;
-      });
+      slots.with(
+          [&](SlotDispatcher::Slot&) {
+            sim.calls.push_back(who);  // under the slot: one caller at a time
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            return 0;
+          },
+          {});
     }
   };
   std::thread a(job, 0), b(job, 1);
@@ -257,4 +260,49 @@ TEST_CASE("a shared slot serves two jobs in turn, not one after the other") {
   const auto last_of_0 = std::find(sim.calls.rbegin(), sim.calls.rend(), 0).base() - sim.calls.begin();
   const auto ones_before = std::count(sim.calls.begin(), sim.calls.begin() + last_of_0, 1);
   CHECK(ones_before >= kCalls / 2);
+}
+
+TEST_CASE("the slot dispatcher: a simulator that joins serves a waiting call; a failing registered one leaves") {
+  SlotDispatcher slots({.model = "m", .empty_wait = std::chrono::milliseconds(200), .failures_to_leave = 2});
+  // No simulator: a call waits empty_wait, then fails saying so.
+  CHECK_THROWS_WITH(slots.with([](SlotDispatcher::Slot&) { return 0; }, {}),
+                    Catch::Contains("model m has no simulator that can serve this call"));
+  // A call waiting on an empty pool is served by the simulator that is added meanwhile.
+  RecordingSimulator spawned;
+  std::thread adder([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    slots.add(&spawned, "spawned 0");
+  });
+  CHECK(slots.with([](SlotDispatcher::Slot& s) { return s.endpoint; }, {}) == "spawned 0");
+  adder.join();
+  auto owned = std::make_unique<RecordingSimulator>();
+  ppx::engines::Simulator* registered = owned.get();
+  CHECK(slots.add(registered, "tcp://node:1", std::move(owned)) == 2);
+  // The registered one fails twice in a row (the spawned one is held meanwhile): it leaves.
+  std::mutex hold;
+  std::unique_lock held(hold);
+  std::thread holder([&] {
+    slots.with([&](SlotDispatcher::Slot&) { std::lock_guard wait(hold); return 0; }, {});
+  });
+  for (int i = 0; i < 5000 && !slots.describe()[0]["busy"].get<bool>(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE(slots.describe()[0]["busy"] == true);  // the holder has the spawned one
+  for (int i = 0; i < 2; ++i) {
+    CHECK_THROWS_AS(slots.with(
+                        [&](SlotDispatcher::Slot& s) -> int {
+                          if (s.endpoint == "tcp://node:1") throw ppx::engines::SimulatorFailure("gone");
+                          return 0;
+                        },
+                        {}),
+                    ppx::engines::SimulatorFailure);
+  }
+  held.unlock();
+  holder.join();
+  CHECK(slots.size() == 1);
+  CHECK(slots.describe()[0]["endpoint"] == "spawned 0");
+  CHECK_FALSE(slots.remove("spawned 0"));  // spawned simulators do not deregister
+  // An interrupted wait ends with Interrupted.
+  slots.stop();
+  CHECK_THROWS_AS(slots.with([](SlotDispatcher::Slot&) { return 0; }, {}), ppx::engines::Interrupted);
 }

@@ -224,20 +224,7 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
         model_name = s->model_name();
         const server::QueryCheck check = server::check_query(*s, observations, kQueryCheckTraces, options.seed);
         if (const std::string error = check.error(); !error.empty()) return usage_error(error);
-        if (!check.unseen.empty()) {
-          query_warnings.push_back(fmt::format(
-              "--observe {}: no observe or sample statement of that name in {} prior traces; the model's traces "
-              "differ in what they reach, so it may be a branch seldom taken, or a misspelling (its names: {})",
-              fmt::join(check.unseen, ", "), check.traces, fmt::join(check.model_names, ", ")));
-        }
-        if (!check.unconditioned.empty()) {
-          query_warnings.push_back(fmt::format(
-              "observe statement{} {} got no value (give one with --observe NAME=VALUE): not conditioned on",
-              check.unconditioned.size() > 1 ? "s" : "", fmt::join(check.unconditioned, ", ")));
-        }
-        if (check.conditioned == 0) {
-          query_warnings.push_back("no observation is given or supplied: this samples the prior, not a posterior");
-        }
+        query_warnings = check.warnings();
         break;
       } catch (const engines::SimulatorFailure& e) {
         progress.log(std::string("simulator failed before the run: ") + e.what());

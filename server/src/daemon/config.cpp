@@ -153,6 +153,9 @@ DaemonConfig parse_config(const std::string& text, const std::string& file) {
     r.get("simulator", model.pool.command);
     r.get("workers", model.pool.workers);
     r.get("connect", model.pool.connect);
+    if (r.get("job_simulators", model.job_simulators) && (model.job_simulators == 0 || model.job_simulators > 4096)) {
+      fail(file, r.node("job_simulators"), prefix + ".job_simulators", "must be between 1 and 4096");
+    }
     long handshake_ms = model.pool.remote.handshake_timeout.count(), reply_ms = model.pool.remote.reply_timeout.count();
     r.get("handshake_timeout_ms", handshake_ms);
     r.get("reply_timeout_ms", reply_ms);

@@ -26,6 +26,9 @@ class ConfigError : public std::runtime_error {
 struct ModelConfig {
   std::string name;
   server::PoolOptions pool;  // command + workers, or connect
+  // Engine threads per query (each call takes any free simulator); 0: the pool's size, or at
+  // least ModelPool::kDefaultGrowableJobSimulators when simulators may register.
+  std::size_t job_simulators = 0;
 };
 
 struct Limits {

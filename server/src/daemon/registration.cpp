@@ -23,9 +23,13 @@ struct RegistrationEndpoint::Impl {
       const nlohmann::json j = nlohmann::json::parse(request);
       if (!j.is_object() || !j.contains("model") || !j["model"].is_string() || !j.contains("endpoint") ||
           !j["endpoint"].is_string()) {
-        return nlohmann::json{{"ok", false}, {"error", "send {\"model\": NAME, \"endpoint\": \"tcp://HOST:PORT\"}"}}.dump();
+        return nlohmann::json{{"ok", false},
+                              {"error", "send {\"model\": NAME, \"endpoint\": \"tcp://HOST:PORT\"} (and \"leave\": true to leave)"}}
+            .dump();
       }
-      nlohmann::json out = service.register_simulator(j["model"], j["endpoint"]);
+      const bool leave = j.contains("leave") && j["leave"] == true;
+      nlohmann::json out = leave ? service.deregister_simulator(j["model"], j["endpoint"])
+                                 : service.register_simulator(j["model"], j["endpoint"]);
       out["ok"] = true;
       return out.dump();
     } catch (const std::exception& e) {

@@ -3,7 +3,8 @@
 // a model's pool. A ZeroMQ REP socket on server.registration takes one JSON request per message,
 //   {"model": "gum", "endpoint": "tcp://node17:5555"}
 // and answers {"ok": true, "simulators": N} or {"ok": false, "error": "..."}. The simulator then
-// serves PPX (1.0 REP) on that endpoint as usual; jobs that start afterwards use it.
+// serves PPX (1.0 REP) on that endpoint as usual; running jobs use it from their next call.
+// {"model": ..., "endpoint": ..., "leave": true} takes it out of the pool again.
 // Messages over 64 KiB are refused; the loop polls every 200 ms and stops with stop().
 #include <memory>
 #include <string>

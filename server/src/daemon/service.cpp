@@ -15,6 +15,7 @@
 #include "jobs/model_pool.h"
 #include "jobs/query.h"
 #include "ppx/core/npy.h"
+#include "ppx/server/query_check.h"
 #include "ppx/server/report.h"
 #include "store/netcdf_writer.h"
 #include "store/result_store.h"
@@ -157,6 +158,21 @@ struct InferenceService::Impl {
     say("query " + id + " " + std::string(state_name(to)) + (error.empty() ? "" : ": " + error));
   }
 
+  // The query against the model's statements, learned now if not yet known (a job that started
+  // before the background learner finished): throws the same usage error submit() gives, returns
+  // the warnings. A model no simulator can run is left to the engine to report.
+  std::vector<std::string> check_against_model(ModelPool& pool, const Query& q) {
+    std::shared_ptr<const ModelKnowledge> known;
+    try {
+      known = pool.learn();
+    } catch (const engines::EngineError& e) {
+      return {std::string("the query was not checked against the model: ") + e.what()};
+    }
+    const server::QueryCheck check = server::check_query(known->sites, q.observations);
+    if (const std::string error = check.error("observations"); !error.empty()) throw engines::EngineError(error);
+    return check.warnings("\"observations\": {NAME: VALUE}");
+  }
+
   void run(const std::string& id) {
     json query;
     {
@@ -166,10 +182,19 @@ struct InferenceService::Impl {
     try {
       Query q = parse_query(query, rules);
       ModelPool& pool = *pools.at(q.model);
-      auto leased = pool.lease();
+      const std::size_t present = pool.size();
+      if (present == 0) throw engines::EngineError("model " + q.model + " has no simulators (none registered yet)");
+      const auto interrupted = [&] {
+        std::lock_guard lock(mutex);
+        return stopping || jobs.at(id).cancel;
+      };
+      // Proxies, not simulators: each call takes any free simulator of the pool, one that joins
+      // later included. MCMC's default (a chain per simulator) counts the simulators present now.
+      auto leased = pool.lease(interrupted);
       std::vector<engines::Simulator*> simulators;
       for (auto& s : leased) simulators.push_back(s.get());
-      if (simulators.empty()) throw engines::EngineError("model " + q.model + " has no simulators (none registered yet)");
+      if (q.options.chains == 0) q.options.chains = static_cast<std::uint32_t>(present);
+      const std::vector<std::string> query_warnings = check_against_model(pool, q);
       const std::string model_name = pool.model_name();
 
       const auto start = std::chrono::steady_clock::now();
@@ -191,11 +216,7 @@ struct InferenceService::Impl {
                   persist(id);
                 }
               },
-          .interrupted =
-              [&] {
-                std::lock_guard lock(mutex);
-                return stopping || jobs.at(id).cancel;
-              },
+          .interrupted = interrupted,
           .log = [&](const std::string& line) { say("query " + id + ": " + line); }};
       const cli::EngineEntry* engine = find_engine(q.options.engine);
       cli::EngineOutcome outcome = engine->run(cli::InferContext{q.options, simulators, q.observations, callbacks});
@@ -206,7 +227,7 @@ struct InferenceService::Impl {
       report.provenance.command_line = {"ppxd", "POST /v1/queries", query.dump()};
       report.provenance.engine = engine->name;
       report.provenance.options = outcome.options;
-      report.provenance.options["pool"] = {{"model", q.model}, {"simulators", simulators.size()}};
+      report.provenance.options["pool"] = {{"model", q.model}, {"simulators", present}, {"simulators_at_end", pool.size()}};
       report.provenance.observations = q.sources;
       report.provenance.observed = &q.observations;
       report.provenance.model_name = model_name;
@@ -217,7 +238,8 @@ struct InferenceService::Impl {
       }
       report.diagnostics["simulator_restarts"] = pool.restarts();
       report.variable_diagnostics = outcome.variable_diagnostics;
-      report.warnings = outcome.warnings;
+      report.warnings = query_warnings;
+      report.warnings.insert(report.warnings.end(), outcome.warnings.begin(), outcome.warnings.end());
       report.chains = outcome.chains;
       JobState to = JobState::Finished;
       {
@@ -253,7 +275,7 @@ InferenceService::InferenceService(const DaemonConfig& config, std::function<voi
     : impl_(std::make_unique<Impl>(config, std::move(log))) {
   Impl& d = *impl_;
   for (const ModelConfig& m : config.models) {
-    d.pools.emplace(m.name, std::make_unique<ModelPool>(m, d.log));
+    d.pools.emplace(m.name, std::make_unique<ModelPool>(m, !config.registration.empty(), d.log));
     d.rules.models.push_back(m.name);
   }
   d.rules.max_traces = config.limits.traces;
@@ -297,6 +319,12 @@ void InferenceService::stop() {
 json InferenceService::submit(const json& query) {
   Impl& d = *impl_;
   const Query parsed = parse_query(query, d.rules);  // throws BadRequest / NotFound
+  // Checked against the model's statements when they are known; otherwise when the job starts
+  // (it then fails with the same message).
+  if (auto known = d.pools.at(parsed.model)->knowledge()) {
+    const std::string error = server::check_query(known->sites, parsed.observations).error("observations");
+    if (!error.empty()) throw ServiceError(ErrorCode::BadRequest, error);
+  }
   std::lock_guard lock(d.mutex);
   if (d.stopping) throw ServiceError(ErrorCode::Unavailable, "the daemon is stopping");
   if (d.queue.size() >= d.config.limits.queued_jobs) {
@@ -448,6 +476,17 @@ json InferenceService::register_simulator(const std::string& model, const std::s
   }
   const std::size_t size = it->second->add_endpoint(endpoint);
   return {{"model", model}, {"endpoint", endpoint}, {"simulators", size}};
+}
+
+json InferenceService::deregister_simulator(const std::string& model, const std::string& endpoint) {
+  auto it = impl_->pools.find(model);
+  if (it == impl_->pools.end()) throw ServiceError(ErrorCode::NotFound, "unknown model '" + model + "'");
+  try {
+    const std::size_t size = it->second->remove_endpoint(endpoint);
+    return {{"model", model}, {"endpoint", endpoint}, {"simulators", size}, {"left", true}};
+  } catch (const std::invalid_argument& e) {
+    throw ServiceError(ErrorCode::NotFound, std::string(e.what()) + " for model '" + model + "'");
+  }
 }
 
 std::string InferenceService::metrics() const {

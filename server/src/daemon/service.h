@@ -46,6 +46,8 @@ class InferenceService {
   std::string upload_observation(const std::string& npy_bytes);
   // Adds a running simulator to a model's pool (the registration endpoint calls this).
   nlohmann::json register_simulator(const std::string& model, const std::string& endpoint);
+  // A registered simulator leaves its model's pool (at once when idle, else after its call).
+  nlohmann::json deregister_simulator(const std::string& model, const std::string& endpoint);
   std::string metrics() const;  // Prometheus text
   // Interrupts running jobs (they keep what they had, state interrupted) and stops the runners.
   void stop();

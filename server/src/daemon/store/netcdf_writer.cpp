@@ -143,6 +143,12 @@ void write_netcdf(const std::string& path, const server::InferenceReport& report
     const auto sdims = chain_draw_group(file.id, "sample_stats", l, stats);
     put_provenance(stats, report);
     put_chain_draw(stats, sdims, "log_weight", post.log_weights(), l);
+    // MCMC: ArviZ's names for the sampler columns, when the results carry them.
+    if (report.chains) {
+      for (const auto& [column, name] : {std::pair{"lp__", "lp"}, std::pair{"accept_stat__", "acceptance"}}) {
+        if (const std::vector<double>* values = post.column(column)) put_chain_draw(stats, sdims, name, *values, l);
+      }
+    }
 
     int observed = 0;
     check(nc_def_grp(file.id, "observed_data", &observed), "observed_data");
