@@ -150,11 +150,15 @@ class Server {
     }
   }
 
-  // The batch stops early, answered with Reset, when its reply would exceed the message limit
-  // (the engine could not receive it: ZeroMQ drops an oversized message silently) or when a stop
-  // is requested; so a peer's count (up to 2^32 - 1) bounds neither memory nor time.
+  // The reply holds only the leading traces that fit the byte limit (the engine's, if smaller than
+  // ours; ZeroMQ drops an oversized message silently) and the engine asks for the rest; a single
+  // trace over the limit, or a stop request, is answered with Reset. So a peer's count (up to
+  // 2^32 - 1) bounds neither memory nor time.
   void run_whole_traces(const proto::RunTraces& request) {
     proto::RunTracesResult reply;
+    const std::uint64_t limit = request.max_reply_bytes == 0
+                                    ? options_.max_message_bytes
+                                    : std::min(request.max_reply_bytes, options_.max_message_bytes);
     std::uint64_t reply_bytes = 0;
     try {
       reply.traces.reserve(std::min<std::uint32_t>(request.count, 1024));  // count comes from the peer
@@ -166,15 +170,14 @@ class Server {
           reset("stopping in the middle of a RunTraces batch");
           return;
         }
-        local.reseed(request.seed, i);
+        local.reseed(request.seed, request.first + i);
         TraceRecord record;
         record.result = model_.run(local);
         record.sites = local.take_record().sites;
         reply_bytes += encoded_size_bound(record);
-        if (reply_bytes > options_.max_message_bytes) {
-          reset("the reply to RunTraces{count=" + std::to_string(request.count) + "} would exceed the " +
-                std::to_string(options_.max_message_bytes) + "-byte message limit after " + std::to_string(i) +
-                " traces; ask for fewer traces per request");
+        if (reply_bytes > limit) {
+          if (i > 0) break;  // the engine asks again from trace first + i
+          reset("one trace of RunTraces would exceed the " + std::to_string(limit) + "-byte message limit");
           return;
         }
         reply.traces.push_back(std::move(record));
@@ -186,7 +189,7 @@ class Server {
       reset("the model threw a non-standard exception");
       return;
     }
-    result_.traces += request.count;
+    result_.traces += reply.traces.size();
     send(proto::Message(std::move(reply)));  // a converted temporary would copy every trace
   }
 

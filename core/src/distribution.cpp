@@ -441,8 +441,11 @@ double stddev(Params p, std::size_t) { return std::sqrt(p[0] * (1.0 - p[0])); }
 }  // namespace bernoulli
 
 namespace beta {  // concentration1 (a), concentration0 (b); support [0, 1]
+// Past ~2.5e305 lgamma(a + b) overflows and log_beta is inf - inf.
 const char* check(Params p, std::size_t) {
-  return p[0] > 0.0 && p[1] > 0.0 ? nullptr : "concentrations must be > 0";
+  if (!(p[0] > 0.0 && p[1] > 0.0)) return "concentrations must be > 0";
+  return std::isfinite(std::lgamma(p[0] + p[1])) ? nullptr
+                                                   : "concentration1 + concentration0 is too large (its log-gamma overflows)";
 }
 double sample(Params p, std::size_t, Rng& rng) { return sample_beta(p[0], p[1], rng); }
 double log_prob(Params p, std::size_t, double x) {
@@ -466,6 +469,8 @@ double stddev(Params p, std::size_t) { return 1.0 / p[0]; }
 namespace gamma {  // concentration (a), rate (b); support [0, inf)
 const char* check(Params p, std::size_t) {
   if (!(p[0] > 0.0)) return "concentration must be > 0";
+  // Past ~2.5e305 lgamma(concentration) overflows and the log density is inf - inf.
+  if (!std::isfinite(std::lgamma(p[0]))) return "concentration is too large (its log-gamma overflows)";
   return p[1] > 0.0 ? nullptr : "rate must be > 0";
 }
 double sample(Params p, std::size_t, Rng& rng) { return standard_gamma(p[0], rng) / p[1]; }
@@ -496,6 +501,9 @@ double stddev(Params p, std::size_t) {
 namespace binomial {  // total_count (n), probs (p); support {0, ..., n}
 const char* check(Params p, std::size_t) {
   if (!(is_integer(p[0]) && p[0] >= 0.0)) return "total_count must be a non-negative integer";
+  // Beyond 2^53 neighbouring counts are not representable, and lgamma(n + 1) - lgamma(n - x + 1)
+  // overflows to inf - inf.
+  if (p[0] > 9007199254740992.0) return "total_count must be at most 2^53";
   return p[1] >= 0.0 && p[1] <= 1.0 ? nullptr : "probs must be in [0, 1]";
 }
 double sample(Params p, std::size_t, Rng& rng) { return sample_binomial(p[0], p[1], rng); }
@@ -519,7 +527,11 @@ double sample(Params p, std::size_t, Rng& rng) {
 }
 double log_prob(Params p, std::size_t, double x) {
   const double y = x / p[0];
-  return std::log(p[1]) - std::log(p[0]) + xlogy(p[1] - 1.0, y) - std::pow(y, p[1]);
+  const double power = std::pow(y, p[1]);
+  // y^k past DBL_MAX outweighs every other term (each at most log of it, or ~1500): the density
+  // is below the double range, and inf - inf must not make it NaN.
+  if (power == kInf) return -kInf;
+  return std::log(p[1]) - std::log(p[0]) + xlogy(p[1] - 1.0, y) - power;
 }
 double mean(Params p, std::size_t) { return p[0] * std::exp(std::lgamma(1.0 + 1.0 / p[1])); }
 double stddev(Params p, std::size_t) {
@@ -536,11 +548,16 @@ namespace truncated_normal {  // mean, stddev, low, high (bounds may be infinite
 const char* check(Params p, std::size_t) {
   if (!(p[1] > 0.0)) return "stddev must be > 0";
   if (!(p[2] < p[3])) return "low must be < high";
+  // A quarter of the double range keeps x + edge - 2 mean (log_prob) from overflowing.
+  constexpr double kLimit = std::numeric_limits<double>::max() / 4;
+  if (!(std::abs(p[0]) <= kLimit)) return "|mean| must be at most DBL_MAX / 4";
+  if (std::isfinite(p[2]) && !(std::abs(p[2]) <= kLimit)) return "a finite low must be within DBL_MAX / 4";
+  if (std::isfinite(p[3]) && !(std::abs(p[3]) <= kLimit)) return "a finite high must be within DBL_MAX / 4";
   const double a = (p[2] - p[0]) / p[1], b = (p[3] - p[0]) / p[1];
   if (a == kInf || b == -kInf || std::isnan(a) || std::isnan(b)) {
     return "the interval is too far from the mean for its stddev (standardised bounds overflow)";
   }
-  return nullptr;
+  return a < b ? nullptr : "the interval is too narrow for its stddev (standardised bounds coincide)";
 }
 double sample(Params p, std::size_t, Rng& rng) {
   const double z = sample_truncated_standard((p[2] - p[0]) / p[1], (p[3] - p[0]) / p[1], rng);
@@ -557,7 +574,12 @@ double log_prob(Params p, std::size_t, double x) {
     double unused;
     const double edge = a >= 0.0 ? low : high;
     const double d = a >= 0.0 ? tail_mass_over_phi(a, b, unused) : tail_mass_over_phi(-b, -a, unused);
-    return -0.5 * ((x - edge) / s) * ((x + edge - 2.0 * m) / s) - std::log(s) - std::log(d);
+    // z^2 - e^2 = dz (z + e), as two products of finite factors with one sign (inf - inf can't
+    // happen), and exactly 0 at the edge even when z + e overflows.
+    const auto product = [](double u, double v) { return u == 0.0 || v == 0.0 ? 0.0 : u * v; };
+    const double dz = (x - edge) / s;
+    const double square_gap = product(dz, (x - m) / s) + product(dz, (edge - m) / s);
+    return -0.5 * square_gap - std::log(s) - std::log(d);
   }
   // Straddling the mean: Phi(b) - Phi(a) is at least phi(max(|a|, |b|)) (b - a); the erf terms add.
   const double z = (x - m) / s;

@@ -225,6 +225,8 @@ Message read_body(const fb::Message& message) {
       RunTraces m;
       m.count = b->count();
       m.seed = b->seed();
+      m.first = b->first();
+      m.max_reply_bytes = b->max_reply_bytes();
       if (const auto* fixed = b->fixed()) {
         m.fixed.reserve(fixed->size());
         for (const auto* nt : *fixed) {
@@ -385,7 +387,7 @@ flatbuffers::Offset<void> write_body(Builder& fbb, const RunTraces& m) {
     const auto v = write_tensor(fbb, value);
     fixed.push_back(fb::CreateNamedTensor(fbb, n, v));
   }
-  return fb::CreateRunTraces(fbb, m.count, m.seed, fbb.CreateVector(fixed)).Union();
+  return fb::CreateRunTraces(fbb, m.count, m.seed, fbb.CreateVector(fixed), m.first, m.max_reply_bytes).Union();
 }
 flatbuffers::Offset<void> write_body(Builder& fbb, const RunTracesResult& m) {
   std::vector<flatbuffers::Offset<fb::TraceRecord>> traces;

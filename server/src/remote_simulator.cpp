@@ -46,6 +46,17 @@ struct RemoteSimulator::Impl {
                             proto::kCapabilityRunTraces) != handshake.capabilities.end();
   }
 
+  // A batch of K traces legitimately takes longer than one reply: allow one reply timeout per 8,
+  // up to max_batch_timeout (a huge K must not mean waiting forever on a lost reply), and no more
+  // than the per-trace time limit allows.
+  std::chrono::milliseconds batch_timeout(std::uint32_t count) const {
+    using Rep = std::chrono::milliseconds::rep;
+    const auto per_eight = static_cast<Rep>((std::uint64_t{count} + 7) / 8);
+    auto timeout = std::max(options.reply_timeout, std::min(options.reply_timeout * per_eight, options.max_batch_timeout));
+    if (options.max_trace_time.count() > 0) timeout = std::min(timeout, options.max_trace_time * static_cast<Rep>(count));
+    return timeout;
+  }
+
   void send(const proto::Message& message) {
     const auto bytes = encoder.encode(message);
     try {
@@ -192,26 +203,42 @@ bool RemoteSimulator::supports_unsteered() {
 std::vector<TraceRecord> RemoteSimulator::run_unsteered(const engines::UnsteeredRequest& request) {
   impl_->ensure_connected();
   if (!impl_->whole_trace) throw std::logic_error(impl_->endpoint + " does not offer whole-trace runs");
-  impl_->send(proto::RunTraces{request.count, request.seed, request.fixed});
-  // A batch of K traces legitimately takes longer than one reply: allow one reply timeout per 8,
-  // up to max_batch_timeout (a huge K must not mean waiting forever on a lost reply).
-  const auto per_eight = static_cast<std::chrono::milliseconds::rep>((std::uint64_t{request.count} + 7) / 8);
-  const auto scaled = impl_->options.reply_timeout * std::max<std::chrono::milliseconds::rep>(1, per_eight);
-  auto timeout = std::max(impl_->options.reply_timeout, std::min(scaled, impl_->options.max_batch_timeout));
-  if (impl_->options.max_trace_time.count() > 0) {
-    timeout = std::min(timeout, impl_->options.max_trace_time * static_cast<std::chrono::milliseconds::rep>(request.count));
-  }
-  proto::Message reply = impl_->receive(timeout, "RunTracesResult");
-  auto* result = std::get_if<proto::RunTracesResult>(&reply);
-  if (result == nullptr) impl_->fail("expected RunTracesResult, got " + std::string(proto::kind_name(reply)));
-  if (impl_->options.max_trace_entries > 0) {
-    for (const TraceRecord& record : result->traces) {
-      if (record.sites.size() > impl_->options.max_trace_entries) {
-        impl_->fail("a trace exceeded the limit of " + std::to_string(impl_->options.max_trace_entries) + " entries");
+  // The simulator sends the leading traces that fit our message limit; ask again for the rest from
+  // where it stopped (stream `first`), so the traces are those of one unsplit reply. Every reply
+  // brings at least one trace, so this loop ends.
+  std::vector<TraceRecord> traces;
+  while (traces.size() < request.count) {
+    const auto count = static_cast<std::uint32_t>(request.count - traces.size());
+    impl_->send(proto::RunTraces{count, request.seed, request.fixed, traces.size(), impl_->options.max_message_bytes});
+    const auto timeout = impl_->batch_timeout(count);
+    const auto trace_limit = impl_->options.max_trace_time;
+    const std::string over_time =
+        trace_limit.count() > 0 && timeout == trace_limit * static_cast<std::chrono::milliseconds::rep>(count)
+            ? "the batch of " + std::to_string(count) + " traces exceeded the limit of " +
+                  std::to_string(trace_limit.count()) + " ms per trace"
+            : std::string();
+    proto::Message reply = impl_->receive(timeout, "RunTracesResult", over_time);
+    auto* result = std::get_if<proto::RunTracesResult>(&reply);
+    if (result == nullptr) impl_->fail("expected RunTracesResult, got " + std::string(proto::kind_name(reply)));
+    if (result->traces.empty() || result->traces.size() > count) {
+      impl_->fail("RunTracesResult holds " + std::to_string(result->traces.size()) + " traces, asked for " +
+                  std::to_string(count));
+    }
+    if (impl_->options.max_trace_entries > 0) {
+      for (const TraceRecord& record : result->traces) {
+        if (record.sites.size() > impl_->options.max_trace_entries) {
+          impl_->fail("a trace exceeded the limit of " + std::to_string(impl_->options.max_trace_entries) + " entries");
+        }
       }
     }
+    if (traces.empty()) {
+      traces = std::move(result->traces);
+    } else {
+      traces.insert(traces.end(), std::make_move_iterator(result->traces.begin()),
+                    std::make_move_iterator(result->traces.end()));
+    }
   }
-  return std::move(result->traces);
+  return traces;
 }
 
 void RemoteSimulator::disconnect() { impl_->socket.reset(); }

@@ -179,19 +179,39 @@ TEST_CASE("serving reports a bind failure instead of throwing") {
   CHECK(result.message.find("cannot serve") != std::string::npos);
 }
 
-// Issue 8, item 3: a peer's RunTraces count (up to 2^32 - 1) bounds neither the shim's memory nor
-// its time. The batch stops with a clear Reset once its reply would exceed the message limit, and a
-// stop request ends a batch in the middle. Before the fix both cases ran ~4 billion traces (the
-// test's TIMEOUT fails them).
-TEST_CASE("a huge RunTraces count stops at the byte budget with a Reset, and serving goes on") {
+// Issue 8, items 3 and 4: a peer's RunTraces count (up to 2^32 - 1) bounds neither the shim's
+// memory nor its time. The reply stops at the leading traces that fit the message limit (the
+// engine's max_reply_bytes when smaller), trace i of a request is stream first + i of its seed, so
+// asking again from `first` continues the same traces; a stop request ends a batch in the middle.
+// Before the fix both cases ran ~4 billion traces (the test's TIMEOUT fails them).
+TEST_CASE("a huge RunTraces count stops at the byte budget, and the rest follows from first") {
   const ppx::Model model("gum", gum);
   BackgroundServer server(model, unique_ipc_endpoint("budget"), {}, std::uint64_t{1} << 20);
   PplPeer peer(server.endpoint());
-  const auto reset = as<proto::Reset>(peer.request(proto::RunTraces{.count = 4294967295u, .seed = 1}));
-  CHECK(reset.reason.find("1048576-byte message limit") != std::string::npos);
-  CHECK(reset.reason.find("ask for fewer") != std::string::npos);
-  // Batches within the budget are served as before.
-  CHECK(as<proto::RunTracesResult>(peer.request(proto::RunTraces{.count = 100, .seed = 1})).traces.size() == 100);
+  const auto part = as<proto::RunTracesResult>(peer.request(proto::RunTraces{.count = 4294967295u, .seed = 1}));
+  CHECK(part.traces.size() > 100);
+  CHECK(part.traces.size() < 100'000);  // bounded by 1 MiB, not by the count
+  CHECK(proto::encode(part).size() <= std::uint64_t{1} << 20);
+  // The engine's own, smaller limit caps the reply further.
+  const auto whole = as<proto::RunTracesResult>(peer.request(proto::RunTraces{.count = 40, .seed = 1}));
+  REQUIRE(whole.traces.size() == 40);
+  const auto capped = as<proto::RunTracesResult>(
+      peer.request(proto::RunTraces{.count = 40, .seed = 1, .max_reply_bytes = 8 * 1024}));
+  REQUIRE(capped.traces.size() > 1);
+  REQUIRE(capped.traces.size() < 40);
+  CHECK(proto::encode(capped).size() <= 8 * 1024);
+  // Asking from `first` continues with the same traces as one unsplit reply.
+  std::vector<ppx::TraceRecord> joined = capped.traces;
+  while (joined.size() < 40) {
+    const auto rest = as<proto::RunTracesResult>(peer.request(proto::RunTraces{
+        .count = static_cast<std::uint32_t>(40 - joined.size()), .seed = 1, .first = joined.size(), .max_reply_bytes = 8 * 1024}));
+    REQUIRE_FALSE(rest.traces.empty());
+    joined.insert(joined.end(), rest.traces.begin(), rest.traces.end());
+  }
+  CHECK(joined == whole.traces);
+  // A single trace over the limit is refused clearly.
+  const auto reset = as<proto::Reset>(peer.request(proto::RunTraces{.count = 2, .seed = 1, .max_reply_bytes = 100}));
+  CHECK(reset.reason.find("one trace of RunTraces would exceed the 100-byte message limit") != std::string::npos);
 }
 
 TEST_CASE("a stop request ends serving in the middle of a RunTraces batch") {

@@ -705,9 +705,15 @@ TEST_CASE("every sampler terminates for extreme valid parameters", "[distributio
         // NaN, and otherwise lies in the support.
         REQUIRE_FALSE(std::isnan(x.item()));
         if (std::isfinite(x.item()) && x.item() != 0.0) REQUIRE(d->in_support(x));
-        // Not asserted: log_prob of such draws can still be NaN at the extremes (e.g.
-        // Beta(DBL_MAX, denorm_min) at 1); the engines drop non-finite weights and count them.
-        (void)d->log_prob(x);
+        // log_prob is a number or +-inf, never NaN (it was for e.g. Beta(DBL_MAX, denorm_min) at 1,
+        // Gamma(DBL_MAX, 1), Weibull(denorm_min, 2) at 0.3, TruncatedNormal(-DBL_MAX, 2, -denorm_min, 0)).
+        REQUIRE_FALSE(std::isnan(d->log_prob(x)));
+      }
+      // Likewise at every extreme value in the support.
+      for (const double v : extremes) {
+        if (!d->in_support(Tensor(v))) continue;
+        INFO(d->to_string() << " at " << v);
+        REQUIRE_FALSE(std::isnan(d->log_prob(Tensor(v))));
       }
     }
   }
@@ -723,6 +729,14 @@ TEST_CASE("every sampler terminates for extreme valid parameters", "[distributio
       REQUIRE(d.in_support(x));
     }
   }
+  // Parameters whose log density is inf - inf in double precision are rejected, with a reason.
+  CHECK_THROWS_WITH(Beta(kMax, kDenorm), Catch::Contains("log-gamma overflows"));
+  CHECK_THROWS_WITH(Gamma(kMax, 1.0), Catch::Contains("log-gamma overflows"));
+  CHECK_THROWS_WITH(Binomial(std::ldexp(1.0, 60), 0.5), Catch::Contains("at most 2^53"));
+  CHECK_THROWS_WITH(TruncatedNormal(-kMax, 2.0, -kDenorm, 0.0), Catch::Contains("DBL_MAX / 4"));
+  CHECK_THROWS_WITH(TruncatedNormal(0.0, kMax, 1.0, 1.0 + 2.220446049250313e-16), Catch::Contains("too narrow"));
+  CHECK_NOTHROW(Beta(1e300, 1e300));
+  CHECK_NOTHROW(Gamma(1e300, 1.0));
   // Intervals beyond the double range of the standardised bounds are rejected, not looped on.
   CHECK_THROWS_AS(TruncatedNormal(0.0, kDenorm, 1.0, 2.0), std::invalid_argument);
   CHECK_THROWS_AS(TruncatedNormal(-kMax, 1e-10, kMax / 2, kMax), std::invalid_argument);

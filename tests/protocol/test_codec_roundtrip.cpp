@@ -81,6 +81,8 @@ TEST_CASE("extension messages round-trip", "[protocol][roundtrip][extension]") {
     CHECK(round_trip(rt) == rt);
     const Message zero = RunTraces{0, 0, {}};
     CHECK(round_trip(zero) == zero);
+    const Message part = RunTraces{7, 3, {}, 0xffffffff00000001ULL, std::uint64_t{1} << 30};
+    CHECK(round_trip(part) == part);
   }
   SECTION("RunTracesResult with every site kind") {
     TraceRecord t1;

@@ -1,5 +1,5 @@
 // A gum simulator that misbehaves once, for fault tests: after --after N traces it dies with
-// SIGKILL mid-trace, hangs mid-trace, or observes a value that does not fit its likelihood
+// SIGKILL mid-trace, hangs mid-trace, draws forever (endless), or observes a value that does not fit its likelihood
 // (badobserve); or, from the start (--after does not apply), it answers every request after the
 // handshake with random bytes, multipart replies, or whole-trace replies with NaN, wrongly shaped
 // or out-of-support values (see serve_raw). --once FILE
@@ -40,6 +40,11 @@ ppx::Tensor forward() {
   const ppx::Tensor mu = ppx::sample(ppx::Normal(1.0, std::sqrt(5.0)), {.name = "mu", .address = "mu"});
   if (fault && g_fault == "kill") ::raise(SIGKILL);
   if (fault && g_fault == "hang") std::this_thread::sleep_for(std::chrono::hours(1));
+  // A rejection loop that never accepts: draws until the engine's per-trace limit cuts it off.
+  while (fault && g_fault == "endless") {
+    ppx::sample(ppx::Uniform(0.0, 1.0), {.name = "reject", .address = "reject"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   // An observe whose own value ([3]) does not broadcast with its likelihood's parameters ([2]).
   if (fault && g_fault == "badobserve") ppx::observe(ppx::Normal(ppx::Tensor({0.0, 0.0}), 1.0), ppx::Tensor({1.0, 2.0, 3.0}), {.name = "extra", .address = "extra"});
   ppx::observe(ppx::Normal(mu, std::sqrt(2.0)), {.name = "obs0", .address = "obs0"});
@@ -104,7 +109,7 @@ int main(int argc, char** argv) {
   std::string endpoint;
   app.add_option("--serve", endpoint)->required();
   app.add_option("--fault", g_fault)
-      ->check(CLI::IsMember({"kill", "hang", "garbage", "multipart", "badobserve", "nan", "shape", "category"}));
+      ->check(CLI::IsMember({"kill", "hang", "endless", "garbage", "multipart", "badobserve", "nan", "shape", "category"}));
   app.add_option("--after", g_after);
   app.add_option("--once", g_once);
   // Chaos soak: at start, a process that takes (renames) the token file DIR/swap becomes the raw

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <string>
 
+#include "ppx/server/remote_simulator.h"
+
 namespace ppx::cli {
 
 // Bounds of the count options (generous for real runs, small enough that sums and products of
@@ -18,6 +20,7 @@ inline constexpr std::uint64_t kMaxTraces = 1'000'000'000'000;  // 1e12
 inline constexpr std::uint64_t kMaxBatch = 1'000'000;
 inline constexpr std::uint64_t kMaxThin = 1'000'000;
 inline constexpr std::uint64_t kMaxTimeoutMs = 86'400'000;  // one day
+inline constexpr std::uint64_t kMaxTraceEntries = 1'000'000'000'000;
 
 // "5" -> 5; throws CLI::ValidationError naming the option and the accepted range otherwise.
 inline std::uint64_t parse_count(const std::string& option, const std::string& text, std::uint64_t min,
@@ -53,6 +56,21 @@ CLI::Option* add_count(CLI::App* app, const std::string& flag, T& target, std::u
           help)
       ->type_name("UINT")
       ->default_str(std::to_string(target));
+}
+
+// --max-trace-seconds and --max-trace-entries (0: no limit), for every command that runs
+// simulators: a trace that runs longer or makes more entries is its simulator's failure.
+inline void add_trace_limits(CLI::App* app, server::RemoteOptions& remote) {
+  app->add_option_function<std::string>(
+         "--max-trace-seconds",
+         [&remote](const std::string& text) {
+           remote.max_trace_time = std::chrono::seconds(parse_count("--max-trace-seconds", text, 0, kMaxTimeoutMs / 1000));
+         },
+         "Wall-clock limit of one trace, in seconds (0: none)")
+      ->type_name("UINT")
+      ->default_str(std::to_string(std::chrono::duration_cast<std::chrono::seconds>(remote.max_trace_time).count()));
+  add_count(app, "--max-trace-entries", remote.max_trace_entries, 0, kMaxTraceEntries,
+            "Limit of one trace's samples + observes + tags (0: none)");
 }
 
 }  // namespace ppx::cli

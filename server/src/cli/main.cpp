@@ -62,6 +62,7 @@ Action add_infer_subcommand(CLI::App& app, std::vector<std::string> command_line
             "Longest wait for a simulator to answer its handshake");
   add_count(infer, "--reply-timeout-ms", *reply_ms, 1, ppx::cli::kMaxTimeoutMs,
             "Longest wait for any one simulator reply");
+  ppx::cli::add_trace_limits(infer, o->pool.remote);
 
   return [=]() -> std::optional<int> {
     if (!infer->parsed()) return std::nullopt;

@@ -3,6 +3,8 @@
 
 #include <iostream>
 
+#include "arguments.h"
+
 namespace ppx::cli {
 
 void add_variable_options(CLI::App* command, InferOptions& options) {
@@ -27,6 +29,7 @@ void Toolbox::add_simulator_options(CLI::App* command, server::PoolOptions& pool
       ->check(CLI::PositiveNumber)->capture_default_str();
   command->add_option("--reply-timeout-ms", timeouts.reply_ms, "Longest wait for any one simulator reply")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  add_trace_limits(command, pool.remote);
 }
 
 std::optional<int> Toolbox::check_simulator_options(const std::string& command, server::PoolOptions& pool,

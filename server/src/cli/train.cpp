@@ -6,6 +6,7 @@
 #include <iostream>
 #include <memory>
 
+#include "arguments.h"
 #include "ppx/ic/inference.h"
 #include "ppx/ic/training.h"
 
@@ -119,6 +120,7 @@ std::function<int(const std::vector<std::string>&)> add_train_command(CLI::App& 
   sub->add_option("--defensive", n.defensive, "Weight of the prior in every proposal")->capture_default_str();
   sub->add_option("--handshake-timeout-ms", o->handshake_ms, "Longest wait for a simulator's handshake")->capture_default_str();
   sub->add_option("--reply-timeout-ms", o->reply_ms, "Longest wait for any one simulator reply")->capture_default_str();
+  add_trace_limits(sub, o->pool.remote);
   sub->add_flag("-q,--quiet", o->quiet, "No progress lines");
   return [o](const std::vector<std::string>&) {
     if (o->pool.command.empty() && o->pool.connect.empty()) {

@@ -74,15 +74,19 @@ struct Reset {
   bool operator==(const Reset&) const = default;
 };
 
-// Extension: run `count` traces unsteered (samples from the prior) seeded by `seed`; samples
-// whose name is in `fixed` take that value (the engine's clamped observations).
+// Extension: run `count` traces unsteered (samples from the prior); trace i uses stream first + i
+// of `seed`; samples whose name is in `fixed` take that value (the engine's clamped observations).
+// The reply may stop early (a leading part, at least one trace) where the rest would pass
+// max_reply_bytes (0: the simulator's own limit), so a batch never needs an oversized message.
 struct RunTraces {
   std::uint32_t count = 1;
   std::uint64_t seed = 0;
   std::vector<std::pair<std::string, Tensor>> fixed;
+  std::uint64_t first = 0;
+  std::uint64_t max_reply_bytes = 0;
   bool operator==(const RunTraces&) const = default;
 };
-// Extension: the traces of a RunTraces, whole.
+// Extension: the traces of a RunTraces, whole, in order (all of them or a leading part).
 struct RunTracesResult {
   std::vector<TraceRecord> traces;
   bool operator==(const RunTracesResult&) const = default;

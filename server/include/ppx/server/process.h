@@ -3,6 +3,11 @@
 // Each child runs `/bin/sh -c "exec COMMAND"` in its own process group and is killed (SIGKILL) if
 // ppxd dies (PR_SET_PDEATHSIG). Because that signal is tied to the thread that forked, all forks
 // happen on one launcher thread that lives as long as the ProcessLauncher.
+// Nothing outlives the launcher: the process becomes a child subreaper (PR_SET_CHILD_SUBREAPER),
+// so descendants orphaned by a simulator (a `setsid` daemon) are reparented to it; every child gets
+// PPX_LAUNCHER_ID=<pid>.<n> in its environment, and the destructor ends (SIGTERM, then SIGKILL
+// after a grace period) and reaps the reparented processes that carry this launcher's id. A
+// descendant that clears its environment, or one still under a live parent, is not found.
 // Thread-safe: spawn() and the Process methods may be called from any thread.
 #include <chrono>
 #include <memory>
@@ -41,6 +46,8 @@ class ProcessLauncher {
   // Starts `command` under /bin/sh; stdout goes to stderr so a simulator's chatter never mixes
   // with ppx's results. Throws std::runtime_error if the fork fails.
   std::unique_ptr<Process> spawn(const std::string& command);
+  // Ends and reaps this launcher's orphaned descendants (see above); the destructor calls it.
+  void end_orphans(std::chrono::milliseconds grace = std::chrono::milliseconds(500));
 
  private:
   struct Impl;
