@@ -51,6 +51,11 @@ json submit(int port, const json& query, const std::string& token = "") {
   return job;
 }
 
+// The job's posterior.json (GET .../results, JSON by default).
+json posterior_of(int port, const std::string& id) {
+  return json::parse(http(port, "GET", "/v1/queries/" + id + "/results").body);
+}
+
 json status(int port, const std::string& id) {
   const auto r = http(port, "GET", "/v1/queries/" + id);
   REQUIRE(r.status == 200);
@@ -122,7 +127,7 @@ TEST_CASE("ppxd answers a query, serves its results in three formats, and lists 
 
   // Same seed, same query, same posterior (reproducible through the daemon as through ppx infer).
   const json again = wait_final(d.port(), submit(d.port(), kGumQuery)["id"]);
-  const json posterior2 = json::parse(http(d.port(), "GET", "/v1/queries/" + again["id"].get<std::string>() + "/results").body);
+  const json posterior2 = posterior_of(d.port(), again["id"].get<std::string>());
   CHECK(posterior2["variables"] == posterior["variables"]);
 
   const json finished = json::parse(http(d.port(), "GET", "/v1/queries?state=finished").body);
@@ -203,7 +208,7 @@ TEST_CASE("ppxd cancels a running query through the engine's interrupt and keeps
   const json done = wait_final(d.port(), id);
   CHECK(done["state"] == "cancelled");
   CHECK(done["has_result"] == true);
-  const json posterior = json::parse(http(d.port(), "GET", "/v1/queries/" + id + "/results").body);
+  const json posterior = posterior_of(d.port(), id);
   CHECK(posterior["interrupted"] == true);
   CHECK(posterior["diagnostics"]["traces"].get<long>() > 0);
   // A final query cannot be cancelled again: 409 with the error body.
@@ -229,8 +234,8 @@ TEST_CASE("two concurrent queries share one pool and both get their exact trace 
   REQUIRE(db["state"] == "finished");
   CHECK(da["progress"]["done"] == 30000);
   CHECK(db["progress"]["done"] == 20000);
-  check_gum_posterior(json::parse(http(d.port(), "GET", "/v1/queries/" + ia + "/results").body));
-  check_gum_posterior(json::parse(http(d.port(), "GET", "/v1/queries/" + ib + "/results").body));
+  check_gum_posterior(posterior_of(d.port(), ia));
+  check_gum_posterior(posterior_of(d.port(), ib));
   const json models = json::parse(http(d.port(), "GET", "/v1/models").body);
   CHECK(models[0]["simulator_restarts"] == 0);
   fs::remove_all(dir);
@@ -263,7 +268,7 @@ TEST_CASE("after SIGKILL a restarted ppxd serves finished results and marks the 
   {
     Daemon d(program("ppxd"), config, dir);
     finished_id = wait_final(d.port(), submit(d.port(), kGumQuery)["id"])["id"];
-    finished_posterior = json::parse(http(d.port(), "GET", "/v1/queries/" + finished_id + "/results").body);
+    finished_posterior = posterior_of(d.port(), finished_id);
     running_id = submit(d.port(), kLongQuery)["id"];
     poll_until(d.port(), running_id, [](const json& j) { return j["progress"].value("done", 0) > 0; });
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // let the job folder record progress
@@ -272,7 +277,7 @@ TEST_CASE("after SIGKILL a restarted ppxd serves finished results and marks the 
   Daemon d(program("ppxd"), config, dir);
   const json finished = status(d.port(), finished_id);
   CHECK(finished["state"] == "finished");
-  CHECK(json::parse(http(d.port(), "GET", "/v1/queries/" + finished_id + "/results").body) == finished_posterior);
+  CHECK(posterior_of(d.port(), finished_id) == finished_posterior);
   const json interrupted = status(d.port(), running_id);
   CHECK(interrupted["state"] == "interrupted");
   CHECK(interrupted["progress"]["done"].get<long>() > 0);  // what it had
@@ -664,7 +669,7 @@ TEST_CASE("a pool grows and shrinks while a query runs; the Slurm array script r
   const json done = wait_final(d.port(), submit(d.port(), q)["id"]);
   CHECK(done["state"] == "finished");
   CHECK(done["progress"]["done"] == 4000);
-  check_gum_posterior(json::parse(http(d.port(), "GET", "/v1/queries/" + done["id"].get<std::string>() + "/results").body));
+  check_gum_posterior(posterior_of(d.port(), done["id"].get<std::string>()));
   fs::remove_all(dir);
 }
 
@@ -692,8 +697,7 @@ TEST_CASE("an IC query runs on a network trained with ppx train and put under da
   const json done = wait_final(d.port(), submit(d.port(), query)["id"]);
   INFO(done.dump());
   REQUIRE(done["state"] == "finished");
-  const json posterior =
-      json::parse(http(d.port(), "GET", "/v1/queries/" + done["id"].get<std::string>() + "/results?format=json").body);
+  const json posterior = posterior_of(d.port(), done["id"].get<std::string>());
   CHECK(posterior["diagnostics"]["traces"] == 2000);
   CHECK(posterior["diagnostics"]["ic_steered_samples"] == 2000);  // mu, once per trace
   CHECK(posterior["diagnostics"]["ess"].get<double>() > 160);      // 10x prior IS's ~16
