@@ -72,6 +72,7 @@ Tensor TraceRecorder::on_sample(const SampleSite& site) {
   double log_prob;
   bool observed = false;
   bool reused = false;
+  std::optional<double> log_proposal;
   if (auto clamped = site.name.empty() ? observations_.end() : observations_.find(site.name);
       clamped != observations_.end()) {
     // A sample whose name is observed is clamped and scored as an observation (as pyprob does).
@@ -85,7 +86,10 @@ Tensor TraceRecorder::on_sample(const SampleSite& site) {
     log_prob = prior.log_prob(value);
     reused = choice.reused;
     trace_.log_prior += log_prob;
-    if (!choice.from_prior) trace_.log_weight += log_prob - choice.log_proposal;
+    if (!choice.from_prior) {
+      trace_.log_weight += log_prob - choice.log_proposal;
+      log_proposal = choice.log_proposal;
+    }
     ++trace_.samples;
   }
   if (summary && (site.name.empty() || value.numel() == 0 || value.numel() > kMaxElementColumns)) return value;
@@ -95,6 +99,7 @@ Tensor TraceRecorder::on_sample(const SampleSite& site) {
                                       .distribution = summary ? std::nullopt : std::optional<Distribution>(prior),
                                       .value = value,
                                       .log_prob = log_prob,
+                                      .log_proposal = log_proposal,
                                       .control = site.control,
                                       .observed = observed,
                                       .reused = reused,

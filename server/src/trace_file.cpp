@@ -119,6 +119,7 @@ void TraceFileWriter::write(const engines::Trace& trace, std::uint32_t chain, st
   for (const engines::TraceEntry& e : trace.entries) {
     json j = {{"kind", site_kind_name(e.kind)}, {"address", e.address}, {"name", e.name},
               {"log_prob", number(e.log_prob)}, {"control", e.control}, {"observed", e.observed}};
+    if (e.log_proposal) j["log_proposal"] = number(*e.log_proposal);
     if (e.distribution) {
       json parameters = json::array();
       for (const Tensor& p : e.distribution->parameters()) parameters.push_back(put_tensor(p, data));
@@ -226,6 +227,7 @@ std::optional<StoredTrace> TraceFileReader::next() {
       e.log_prob = to_number(j.at("log_prob"), "log_prob");
       e.control = j.at("control").get<bool>();
       e.observed = j.at("observed").get<bool>();
+      if (j.contains("log_proposal")) e.log_proposal = to_number(j["log_proposal"], "log_proposal");
       if (j.contains("distribution")) {
         const json& d = j["distribution"];
         std::vector<Tensor> parameters;

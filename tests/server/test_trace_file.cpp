@@ -27,7 +27,8 @@ Trace example_trace(double mu) {
                                  .name = "mu",
                                  .distribution = ppx::Normal(1.0, 2.236),
                                  .value = Tensor(mu),
-                                 .log_prob = ppx::Normal(1.0, 2.236).log_prob(Tensor(mu))});
+                                 .log_prob = ppx::Normal(1.0, 2.236).log_prob(Tensor(mu)),
+                                 .log_proposal = -0.25 * mu});
   t.entries.push_back(TraceEntry{.kind = ppx::SiteKind::Observe,
                                  .address = "obs__Normal__1",
                                  .name = "image",
@@ -79,6 +80,7 @@ TEST_CASE("trace files read back every entry, value, distribution and weight") {
       CHECK(got.entries[k].distribution == expected.entries[k].distribution);
       CHECK(got.entries[k].value.data() == expected.entries[k].value.data());
       CHECK(got.entries[k].log_prob == expected.entries[k].log_prob);  // -inf survives
+      CHECK(got.entries[k].log_proposal == expected.entries[k].log_proposal);  // absent stays absent
       CHECK(got.entries[k].control == expected.entries[k].control);
       CHECK(got.entries[k].observed == expected.entries[k].observed);
     }

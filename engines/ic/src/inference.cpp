@@ -176,7 +176,7 @@ engines::WeightedTraces ic_importance_sampling(engines::Simulators simulators, P
   const auto start = std::chrono::steady_clock::now();
   auto last_report = start - std::chrono::seconds(1);
   const engines::Recording recording =
-      options.keep_traces ? engines::Recording::Full : engines::Recording::NoObservePayloads;
+      options.keep_traces || options.trace_sink ? engines::Recording::Full : engines::Recording::NoObservePayloads;
 
   engines::WorkPoolSpec<TraceResult> spec{
       .items = options.traces,
@@ -196,6 +196,7 @@ engines::WeightedTraces ic_importance_sampling(engines::Simulators simulators, P
         totals.prior_fallbacks += result.counts.prior_fallbacks;
         totals.non_scalar += result.counts.non_scalar;
         totals.unknown.merge(result.counts.unknown);
+        if (options.trace_sink) options.trace_sink(result.trace);
         posterior.add(std::move(result.trace));
         const auto now = std::chrono::steady_clock::now();
         const std::uint64_t done = posterior.size() + posterior.dropped();

@@ -55,7 +55,7 @@ Action add_infer_subcommand(CLI::App& app, std::vector<std::string> command_line
   add_count(infer, "--burn-in", o->burn_in, 0, ppx::cli::kMaxTraces, "MCMC: iterations discarded per chain");
   add_count(infer, "--thin", o->thin, 1, ppx::cli::kMaxThin, "MCMC: keep every THIN-th iteration");
   infer->add_option("--init", o->init, "MCMC: initial state, 'prior' or @trace.json")->capture_default_str();
-  infer->add_option("--save-traces", o->save_traces, "IS: write every whole trace to FILE (docs/trace-files.md)");
+  infer->add_option("--save-traces", o->save_traces, "IS, IC: write every whole trace to FILE (docs/trace-files.md)");
   infer->add_option("--network", o->network, "IC: network folder written by ppx train");
   add_count(infer, "--threads", o->threads, 0, 4096, "IC: LibTorch threads (0: all cores)");
   add_count(infer, "--handshake-timeout-ms", *handshake_ms, 1, ppx::cli::kMaxTimeoutMs,

@@ -137,6 +137,7 @@ EngineOutcome run_inference_compilation(const InferContext& context) {
   if (o.network.empty()) throw std::invalid_argument("--engine ic needs --network DIR (from ppx train)");
   ic::ProposalNetwork network = ic::ProposalNetwork::load(o.network);
   ic::IcOptions options{.traces = o.traces, .seed = o.seed, .threads = o.threads, .tabulation = o.tabulation()};
+  options.trace_sink = context.trace_sink;
   ic::IcStats stats;
   EngineOutcome outcome{
       ic::ic_importance_sampling(context.simulators, network, context.observations, options, context.callbacks, &stats)};

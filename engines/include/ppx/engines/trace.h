@@ -25,6 +25,7 @@ struct TraceEntry {
   std::optional<Distribution> distribution;  // absent for tags
   Tensor value;
   double log_prob = 0.0;      // of value under distribution (0 for tags and unscored observes)
+  std::optional<double> log_proposal;  // log q(value) when a proposal (not the prior) drew it
   bool control = true;        // sample drawn by the policy (false: always from the prior)
   bool observed = false;      // contributes to the likelihood (observe with a value, or clamped sample)
   bool reused = false;        // MCMC: value carried over from the previous trace

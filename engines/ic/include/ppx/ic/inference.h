@@ -8,6 +8,7 @@
 // a trace lost to a simulator failure is re-run with the same stream.
 // Weight of a trace:  log w = log p(y | x) + sum over steered samples t of (log p(x_t) - log q(x_t)).
 #include <cstdint>
+#include <functional>
 
 #include "ppx/engines/engine.h"
 #include "ppx/engines/weighted_traces.h"
@@ -21,6 +22,7 @@ struct IcOptions {
   unsigned threads = 0;             // LibTorch threads; 0 = all cores
   std::uint32_t batch_wait_us = 300;  // longest wait for other traces' steps (0 = no batching)
   bool keep_traces = false;
+  std::function<void(const engines::Trace&)> trace_sink;  // every trace whole, in trace order (--save-traces)
   bool memoise_first_step = true;   // see ProposalNetwork::set_query (off only to measure it)
   engines::Tabulation tabulation;   // which entries become columns (weighted_traces.h)
   void validate() const;            // throws std::invalid_argument
