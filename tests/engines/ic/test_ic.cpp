@@ -12,6 +12,8 @@
 #include "ppx/ic/inference.h"
 #include "ppx/ic/training.h"
 #include "ppx/ppx.h"
+#include "ppx/server/trace_file.h"
+#include "subprocess.h"
 #include "reference_fixtures.h"
 
 using namespace ppx;
@@ -59,6 +61,16 @@ ic::Proposal first_proposal(ic::ProposalNetwork& network, const engines::Observa
   const std::vector<ic::StepResult> r = network.step(std::vector<ic::StepRequest>{{state.get(), &address, &prior, 0.0}});
   REQUIRE(r.at(0).proposal);
   return *r[0].proposal;
+}
+
+// An uncontrolled draw (always from the prior) and two steered ones, the first of whose prior
+// depends on the uncontrolled draw.
+Tensor shifted() {
+  const double u = sample(Uniform(0, 1), {.name = "u", .address = "u", .control = false}).item();
+  const double a = sample(Normal(u, 1), {.name = "a", .address = "a"}).item();
+  const double b = sample(Normal(a, 1), {.name = "b", .address = "b"}).item();
+  observe(Normal(b, 0.5), {.name = "y", .address = "y"});
+  return Tensor(b);
 }
 
 // Every prior kind, each feeding the likelihood so that every head has something to learn.
@@ -280,13 +292,6 @@ TEST_CASE("a new address in training gets its own optimiser state and keeps ever
 TEST_CASE("the first-step memo changes no proposal and no weight") {
   // The first controlled draw's prior depends on an uncontrolled draw, so the memo must rebuild
   // the proposal from the memoised head output when the prior differs.
-  auto shifted = [] {
-    const double u = sample(Uniform(0, 1), {.name = "u", .address = "u", .control = false}).item();
-    const double a = sample(Normal(u, 1), {.name = "a", .address = "a"}).item();
-    const double b = sample(Normal(a, 1), {.name = "b", .address = "b"}).item();
-    observe(Normal(b, 0.5), {.name = "y", .address = "y"});
-    return Tensor(b);
-  };
   engines::InProcessSimulator simulator("shifted", shifted);
   auto network = train_on(simulator, small_options(640));
   engines::Simulator* simulators[] = {&simulator};
@@ -301,4 +306,47 @@ TEST_CASE("the first-step memo changes no proposal and no weight") {
   REQUIRE(memo.size() == plain.size());
   for (std::size_t i = 0; i < memo.size(); ++i) CHECK(memo.log_weights()[i] == Approx(plain.log_weights()[i]).epsilon(1e-6));
   CHECK(*memo.column("a") == *plain.column("a"));
+}
+
+TEST_CASE("IC traces saved whole carry every term of their weight, and weight_terms.py splits it") {
+  engines::InProcessSimulator simulator("shifted", shifted);
+  engines::Simulator* simulators[] = {&simulator};
+  auto network = train_on(simulator, small_options(320));
+
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("ppx-ic-traces-" + std::to_string(::getpid()))).string();
+  ic::IcOptions ic_options{.traces = 50, .seed = 3, .threads = 1};
+  {
+    server::TraceFileWriter writer(path, {{"model_name", "shifted"}, {"engine", "ic"}});
+    std::uint64_t draw = 0;
+    ic_options.trace_sink = [&](const engines::Trace& t) { writer.write(t, 0, draw++); };
+    ic::ic_importance_sampling(simulators, *network, {{"y", Tensor(1.5)}}, ic_options);
+    writer.close();
+  }
+  server::TraceFileReader reader(path);
+  std::size_t traces = 0;
+  while (auto stored = reader.next()) {
+    ++traces;
+    const engines::Trace& t = stored->trace;
+    double log_weight = t.log_likelihood;
+    for (const engines::TraceEntry& e : t.entries) {
+      if (e.kind != SiteKind::Sample) continue;
+      INFO(e.name);
+      CHECK(e.log_proposal.has_value() == (e.name != "u"));  // the prior's draw has no proposal
+      if (e.log_proposal) log_weight += e.log_prob - *e.log_proposal;
+    }
+    CHECK(t.log_weight == Approx(log_weight).margin(1e-9));
+  }
+  CHECK(traces == 50);
+
+  const auto py = test::run_command("/usr/bin/python3 " + std::string(PPX_SOURCE_DIR) + "/docs/weight_terms.py " + path);
+  INFO(py.output);
+  REQUIRE(py.exit_code == 0);
+  CHECK(py.output.find("50 traces") != std::string::npos);
+  const auto at = py.output.find("unattributed |max| ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stod(py.output.substr(at + 19)) < 1e-9);  // the terms add up to every weight
+  for (const char* group : {"\nobserve y ", "\na__Normal ", "\nb__Normal "}) CHECK(py.output.find(group) != std::string::npos);
+  CHECK(py.output.find("\nu__") == std::string::npos);  // drawn from the prior: no term
+  std::filesystem::remove(path);
 }

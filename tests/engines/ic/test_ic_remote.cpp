@@ -11,8 +11,6 @@
 #include "ppx/ic/training.h"
 #include "ppx/ppx.h"
 #include "ppx/server/simulator_pool.h"
-#include "ppx/server/trace_file.h"
-#include "subprocess.h"
 #include "test_paths.h"
 
 using namespace ppx;
@@ -125,58 +123,4 @@ TEST_CASE("IC inference over PPX survives a killed simulator, and equals the in-
   for (std::size_t i = 0; i < 300; ++i) {
     CHECK(remote.log_weights()[i] == Approx(in_process.log_weights()[i]).margin(1e-4));
   }
-}
-
-TEST_CASE("IC traces saved whole carry every term of their weight, and weight_terms.py splits it") {
-  // An uncontrolled draw (prior, no proposal) and two steered ones.
-  auto model = [] {
-    const double u = sample(Uniform(0, 1), {.name = "u", .address = "u", .control = false}).item();
-    const double a = sample(Normal(u, 1), {.name = "a", .address = "a"}).item();
-    const double b = sample(Normal(a, 1), {.name = "b", .address = "b"}).item();
-    observe(Normal(b, 0.5), {.name = "y", .address = "y"});
-    return Tensor(b);
-  };
-  engines::InProcessSimulator simulator("steered", model);
-  engines::Simulator* simulators[] = {&simulator};
-  ic::TrainingOptions training = options();
-  training.traces = 320;
-  std::unique_ptr<ic::ProposalNetwork> network;
-  ic::train(simulators, training, {}, network);
-
-  const std::string path =
-      (std::filesystem::temp_directory_path() / ("ppx-ic-traces-" + std::to_string(::getpid()))).string();
-  ic::IcOptions ic_options{.traces = 50, .seed = 3, .threads = 1};
-  {
-    server::TraceFileWriter writer(path, {{"model_name", "steered"}, {"engine", "ic"}});
-    std::uint64_t draw = 0;
-    ic_options.trace_sink = [&](const engines::Trace& t) { writer.write(t, 0, draw++); };
-    ic::ic_importance_sampling(simulators, *network, {{"y", Tensor(1.5)}}, ic_options);
-    writer.close();
-  }
-  server::TraceFileReader reader(path);
-  std::size_t traces = 0;
-  while (auto stored = reader.next()) {
-    ++traces;
-    const engines::Trace& t = stored->trace;
-    double log_weight = t.log_likelihood;
-    for (const engines::TraceEntry& e : t.entries) {
-      if (e.kind != SiteKind::Sample) continue;
-      INFO(e.name);
-      CHECK(e.log_proposal.has_value() == (e.name != "u"));  // the prior's draw has no proposal
-      if (e.log_proposal) log_weight += e.log_prob - *e.log_proposal;
-    }
-    CHECK(t.log_weight == Approx(log_weight).margin(1e-9));
-  }
-  CHECK(traces == 50);
-
-  const auto py = test::run_command("/usr/bin/python3 " + std::string(PPX_SOURCE_DIR) + "/docs/weight_terms.py " + path);
-  INFO(py.output);
-  REQUIRE(py.exit_code == 0);
-  CHECK(py.output.find("50 traces") != std::string::npos);
-  const auto at = py.output.find("unattributed |max| ");
-  REQUIRE(at != std::string::npos);
-  CHECK(std::stod(py.output.substr(at + 19)) < 1e-9);  // the terms add up to every weight
-  for (const char* group : {"\nobserve y ", "\na__Normal ", "\nb__Normal "}) CHECK(py.output.find(group) != std::string::npos);
-  CHECK(py.output.find("\nu__") == std::string::npos);  // drawn from the prior: no term
-  std::filesystem::remove(path);
 }
