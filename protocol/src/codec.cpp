@@ -405,8 +405,10 @@ flatbuffers::Offset<void> write_body(Builder& fbb, const RunTracesResult& m) {
       }
       flatbuffers::Offset<fb::Tensor> value = 0;
       if (s.value) value = write_tensor(fbb, *s.value);
-      const auto address = write_string(fbb, s.address);
-      const auto name = write_string(fbb, s.name);
+      // Each distinct address and name is stored once per message (FlatBuffers' string pool):
+      // a loop repeats its addresses, and a stack address (ppx/stack_address.h) is ~1 KB.
+      const auto address = fbb.CreateSharedString(s.address.data(), s.address.size());
+      const auto name = fbb.CreateSharedString(s.name.data(), s.name.size());
       sites.push_back(fb::CreateSiteRecord(fbb, static_cast<std::uint8_t>(s.kind), address, name,
                                            type, distribution, value, s.control));
     }

@@ -102,6 +102,18 @@ TEST_CASE("extension messages round-trip", "[protocol][roundtrip][extension]") {
     const Message none = RunTracesResult{};
     CHECK(round_trip(none) == none);
   }
+  SECTION("RunTracesResult stores each distinct address and name once") {
+    // 1,000 draws at one long (stack-style) address: the message is far smaller than its
+    // addresses laid end to end, and decodes to the same traces, the shared strings included.
+    const std::string address(1500, 'a');
+    TraceRecord t;
+    for (int i = 0; i < 1000; ++i) t.sites.push_back({SiteKind::Sample, address, "u", Uniform(0.0, 1.0), Tensor(0.5), true});
+    const Message r = RunTracesResult{{t, t}};
+    Encoder encoder;
+    const auto bytes = encoder.encode(r);
+    CHECK(bytes.size() < 3'000'000 / 5);  // its addresses alone would be 3 MB
+    CHECK(decode(bytes) == r);
+  }
 }
 
 TEST_CASE("tensor conventions on the wire", "[protocol][tensor]") {
