@@ -56,6 +56,12 @@ json posterior_of(int port, const std::string& id) {
   return json::parse(http(port, "GET", "/v1/queries/" + id + "/results").body);
 }
 
+// Stops ppxd, then removes its folder: a running daemon may still be writing there.
+void remove_after_stop(Daemon& d, const fs::path& dir) {
+  d.stop(SIGTERM);
+  fs::remove_all(dir);
+}
+
 json status(int port, const std::string& id) {
   const auto r = http(port, "GET", "/v1/queries/" + id);
   REQUIRE(r.status == 200);
@@ -139,8 +145,7 @@ TEST_CASE("ppxd answers a query, serves its results in three formats, and lists 
   CHECK(metrics.body.find("ppxd_queue_length 0") != std::string::npos);
   const json openapi = json::parse(http(d.port(), "GET", "/openapi.json").body);
   CHECK(openapi["paths"].contains("/v1/queries/{id}/events"));
-  d.stop(SIGTERM);  // first: a running ppxd may still be writing under dir
-  fs::remove_all(dir);
+  remove_after_stop(d, dir);
 }
 
 TEST_CASE("ppxd's results are ArviZ-readable NetCDF (read back with xarray)") {
@@ -195,8 +200,7 @@ TEST_CASE("ppxd's results are ArviZ-readable NetCDF (read back with xarray)") {
       CHECK(r.output.find("lp ") == std::string::npos);  // IS has no lp
     }
   }
-  d.stop(SIGTERM);  // first: a running ppxd may still be writing under dir
-  fs::remove_all(dir);
+  remove_after_stop(d, dir);
 }
 
 TEST_CASE("ppxd cancels a running query through the engine's interrupt and keeps what it had") {
@@ -217,8 +221,7 @@ TEST_CASE("ppxd cancels a running query through the engine's interrupt and keeps
   const auto again = http(d.port(), "POST", "/v1/queries/" + id + "/cancel");
   CHECK(again.status == 409);
   CHECK(json::parse(again.body)["error"]["code"] == "conflict");
-  d.stop(SIGTERM);  // first: a running ppxd may still be writing under dir
-  fs::remove_all(dir);
+  remove_after_stop(d, dir);
 }
 
 TEST_CASE("two concurrent queries share one pool and both get their exact trace counts") {
@@ -241,8 +244,7 @@ TEST_CASE("two concurrent queries share one pool and both get their exact trace 
   check_gum_posterior(posterior_of(d.port(), ib));
   const json models = json::parse(http(d.port(), "GET", "/v1/models").body);
   CHECK(models[0]["simulator_restarts"] == 0);
-  d.stop(SIGTERM);  // first: a running ppxd may still be writing under dir
-  fs::remove_all(dir);
+  remove_after_stop(d, dir);
 }
 
 TEST_CASE("ppxd streams progress as Server-Sent Events, ending with a final event") {
@@ -261,8 +263,7 @@ TEST_CASE("ppxd streams progress as Server-Sent Events, ending with a final even
   CHECK(last["progress"]["done"] == 50000);
   CHECK(raw.find("event: progress") < end);
   CHECK(http(d.port(), "GET", "/v1/queries/nosuch/events").status == 404);
-  d.stop(SIGTERM);  // first: a running ppxd may still be writing under dir
-  fs::remove_all(dir);
+  remove_after_stop(d, dir);
 }
 
 TEST_CASE("after SIGKILL a restarted ppxd serves finished results and marks the running query interrupted") {
@@ -293,8 +294,7 @@ TEST_CASE("after SIGKILL a restarted ppxd serves finished results and marks the 
   CHECK(http(d.port(), "POST", "/v1/queries/" + running_id + "/cancel").status == 200);
   CHECK(wait_final(d.port(), running_id)["state"] == "cancelled");
   CHECK(http(d.port(), "POST", "/v1/queries/" + finished_id + "/requeue").status == 409);
-  d.stop(SIGTERM);  // first: a running ppxd may still be writing under dir
-  fs::remove_all(dir);
+  remove_after_stop(d, dir);
 }
 
 TEST_CASE("ppxd refuses bad requests with 4xx and an error body that says what to fix") {
@@ -344,8 +344,7 @@ TEST_CASE("ppxd refuses bad requests with 4xx and an error body that says what t
   for (const json& j : json::parse(http(d.port(), "GET", "/v1/queries").body)) {
     http(d.port(), "POST", "/v1/queries/" + j["id"].get<std::string>() + "/cancel");
   }
-  d.stop(SIGTERM);  // first: a running ppxd may still be writing under dir
-  fs::remove_all(dir);
+  remove_after_stop(d, dir);
 }
 
 TEST_CASE("a token, when set, is required; a non-loopback listen address needs one") {
@@ -366,8 +365,7 @@ TEST_CASE("a token, when set, is required; a non-loopback listen address needs o
   const auto r = ppx::test::run_command(program("ppxd") + " --config " + open_config.string() + " 2>&1");
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("server.token") != std::string::npos);
-  d.stop(SIGTERM);  // first: a running ppxd may still be writing under dir
-  fs::remove_all(dir);
+  remove_after_stop(d, dir);
 }
 
 TEST_CASE("ppx submit|status|wait|results|cancel|list drive the daemon") {
@@ -417,8 +415,7 @@ TEST_CASE("ppx submit|status|wait|results|cancel|list drive the daemon") {
   const auto no_token = ppx::test::run_command(program("ppx") + " list" + daemon + " 2>&1");
   CHECK(no_token.exit_code == 1);
   CHECK(no_token.output.find("401") != std::string::npos);
-  d.stop(SIGTERM);  // first: a running ppxd may still be writing under dir
-  fs::remove_all(dir);
+  remove_after_stop(d, dir);
 }
 
 TEST_CASE("the standard-library Python example submits, follows and loads a query") {
@@ -431,8 +428,7 @@ TEST_CASE("the standard-library Python example submits, follows and loads a quer
   CHECK(r.exit_code == 0);
   CHECK(r.output.find("finished 4000/4000") != std::string::npos);
   CHECK(r.output.find("mu ") != std::string::npos);
-  d.stop(SIGTERM);  // first: a running ppxd may still be writing under dir
-  fs::remove_all(dir);
+  remove_after_stop(d, dir);
 }
 
 TEST_CASE("the page loads in headless chromium and shows a finished query with its plots, without console errors") {
@@ -467,8 +463,7 @@ TEST_CASE("the page loads in headless chromium and shows a finished query with i
   }
   ppx::test::run_command(chromium + flags + " --window-size=1200,1400 --screenshot=" + shot + " " + url + " 2>/dev/null");
   CHECK(fs::exists(shot));
-  d.stop(SIGTERM);  // first: a running ppxd may still be writing under dir
-  fs::remove_all(dir);
+  remove_after_stop(d, dir);
 }
 
 TEST_CASE("a simulator started elsewhere registers and serves the model's queries") {
@@ -508,8 +503,7 @@ TEST_CASE("a simulator started elsewhere registers and serves the model's querie
   const json done = wait_final(d.port(), submit(d.port(), q)["id"]);
   CHECK(done["state"] == "finished");
   CHECK(done["progress"]["done"] == 2000);
-  d.stop(SIGTERM);  // first: a running ppxd may still be writing under dir
-  fs::remove_all(dir);
+  remove_after_stop(d, dir);
 }
 
 TEST_CASE("observation names and shapes are checked against the model; GET /v1/models gives its addresses") {
@@ -581,8 +575,7 @@ TEST_CASE("observation names and shapes are checked against the model; GET /v1/m
   const json prior_done = wait_final(d.port(), submit(d.port(), prior)["id"]);
   CHECK(prior_done["state"] == "finished");
   CHECK(prior_done["warnings"].dump().find("this samples the prior") != std::string::npos);
-  d.stop(SIGTERM);  // first: a running ppxd may still be writing under dir
-  fs::remove_all(dir);
+  remove_after_stop(d, dir);
 }
 
 namespace {
@@ -683,8 +676,7 @@ TEST_CASE("a pool grows and shrinks while a query runs; the Slurm array script r
   CHECK(done["state"] == "finished");
   CHECK(done["progress"]["done"] == 4000);
   check_gum_posterior(posterior_of(d.port(), done["id"].get<std::string>()));
-  d.stop(SIGTERM);  // first: a running ppxd may still be writing under dir
-  fs::remove_all(dir);
+  remove_after_stop(d, dir);
 }
 
 TEST_CASE("an IC query runs on a network trained with ppx train and put under data_dir/networks") {
@@ -716,7 +708,6 @@ TEST_CASE("an IC query runs on a network trained with ppx train and put under da
   CHECK(posterior["diagnostics"]["ic_steered_samples"] == 2000);  // mu, once per trace
   CHECK(posterior["diagnostics"]["ess"].get<double>() > 160);      // 10x prior IS's ~16
   check_gum_posterior(posterior);
-  d.stop(SIGTERM);  // first: a running ppxd may still be writing under dir
-  fs::remove_all(dir);
+  remove_after_stop(d, dir);
 #endif
 }

@@ -193,7 +193,7 @@ EngineOutcome run_metropolis_hastings(const InferContext& context, engines::MhKe
 EngineEntry importance_sampling_entry(std::string name, std::string description, bool prior) {
   return {.name = std::move(name),
           .description = std::move(description),
-          .options = {"--batch", "--no-whole-trace"},
+          .options = {"--batch", "--no-whole-trace", "--save-traces"},
           .validate = [prior](const InferOptions& o, std::size_t) { importance_sampling_options(o, prior); },
           .run = [prior](const InferContext& c) { return run_importance_sampling(c, prior); }};
 }
@@ -221,7 +221,7 @@ const std::vector<EngineEntry>& engine_table() {
 #ifdef PPX_HAVE_IC
       {.name = "ic",
        .description = "inference compilation: importance sampling with a trained network (--network DIR) as proposal",
-       .options = {"--network", "--threads"},
+       .options = {"--network", "--threads", "--save-traces"},
        .validate =
            [](const InferOptions& o, std::size_t) {
              if (o.network.empty()) throw std::invalid_argument("--engine ic needs --network DIR (from ppx train)");

@@ -171,9 +171,6 @@ int run_infer(const InferOptions& options, const std::vector<std::string>& comma
                                      engine->options.empty() ? "none" : fmt::format("{}", fmt::join(engine->options, ", "))));
     }
   }
-  if (!options.save_traces.empty() && engine->name != "is" && engine->name != "prior" && engine->name != "ic") {
-    return usage_error("--save-traces works with --engine is, ic or prior (not yet " + engine->name + ")");
-  }
   engines::Observations observations;
   std::vector<server::ObservationSource> sources;
   try {
